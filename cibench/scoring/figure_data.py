@@ -1,0 +1,611 @@
+"""Plotted-data capture in the kernel, and a data-level figure similarity.
+
+CIBench scores a figure by SSIM of pixels, which rewards matching styles and
+punishes correct plots drawn at another size or colour.  Here the kernel
+records *what was plotted* (lines, bars, scatter offsets, pie wedges, images,
+meshes, labels) from matplotlib's artists at the moment a figure is rendered
+for display, and :func:`figure_data_similarity` compares those summaries.
+
+Kernel side
+-----------
+:data:`KERNEL_HOOK_CODE` is run once at kernel start.  It creates a private
+module ``_cibench_figdata`` in ``sys.modules`` (so ``%reset -f`` cannot wipe
+it and no user-visible global is defined) and wraps
+``IPython.core.pylabtools.print_figure`` -- the function every inline-backend
+display of a Figure goes through (``plt.show()``, the automatic flush after a
+cell, ``display(fig)``, a figure as the cell's result, ``fig.show()``).  The
+wrapper renders first (so tick labels exist), then summarizes the still-open
+figure; matplotlib is never imported by the hook.  If the inline backend was
+already configured, the Figure printers already registered with IPython's
+display formatters are wrapped too.  The hook prints nothing and swallows its
+own errors.
+
+:data:`COLLECT_CODE` prints one line ``__CIBENCH_FIGDATA__[...json...]`` with
+the summaries recorded since the previous collect (and clears them), plus a
+summary of any pyplot figure still open that was never displayed
+(``"source": "open"``).  Run it with ``store_history=False`` so it does not
+shift execution counts; :func:`parse_collected` reads the line back.
+
+Record format (one dict per displayed figure)::
+
+    {"seq": 3, "execution_count": 5, "source": "display" | "open",
+     "suptitle": str, "size_inches": [w, h],
+     "axes": [{"title", "xlabel", "ylabel", "xscale", "yscale",
+               "colorbar": bool, "lines": [{"label", "n", "xy"}],
+               "bars": [{"label", "orientation", "rects": [[x, y, w, h]]}],
+               "wedges": [[theta1, theta2, r]], "other_patches": [type names],
+               "collections": [{"type", "label", "n_paths", "offsets"?,
+                                "array_shape"?, "array"?}],
+               "images": [{"shape", "sample"}], "texts": [...], "legend": [...],
+               "xticklabels": [...], "yticklabels": [...],
+               "xformatter": str, "yformatter": str}]}
+
+Arrays are cut to 1000 evenly spaced points per artist (``n`` keeps the true
+length), values to 7 significant digits, nan/inf become ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "KERNEL_HOOK_CODE",
+    "COLLECT_CODE",
+    "MARKER",
+    "parse_collected",
+    "figure_data_similarity",
+]
+
+MARKER = "__CIBENCH_FIGDATA__"
+
+# Source of the private in-kernel module.  Kept free of any top-level import
+# of matplotlib or numpy: those are imported lazily when a figure is shown.
+_HOOK_MODULE_SOURCE = r'''
+import json as _json
+import math as _math
+import sys as _sys
+
+figures = []          # summaries recorded since the last collect
+_recorded_ids = set() # id(fig) of the figures recorded in this window
+_seq = 0
+_last = None          # (id(fig), execution_count, json) of the last record
+CAP = 1000            # points kept per artist
+MAX_ARTISTS = 100     # artists kept per kind per axes
+MAX_AXES = 50
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except Exception:
+        return None
+    if _math.isnan(f) or _math.isinf(f):
+        return None
+    return float("%.7g" % f)
+
+
+def _sample_idx(n, cap=CAP):
+    if n <= cap:
+        return range(n)
+    step = (n - 1) / (cap - 1)
+    return [int(round(i * step)) for i in range(cap)]
+
+
+def _rows(a, cap=CAP):
+    import numpy as np
+    a = np.ma.filled(np.ma.asarray(a, dtype=float), np.nan)
+    if a.ndim == 1:
+        return [_num(a[i]) for i in _sample_idx(len(a), cap)]
+    a = a.reshape(len(a), -1)
+    return [[_num(v) for v in a[i]] for i in _sample_idx(len(a), cap)]
+
+
+def _texts(items, limit=MAX_ARTISTS):
+    out = []
+    for t in list(items)[:limit]:
+        try:
+            out.append(t.get_text())
+        except Exception:
+            pass
+    return out
+
+
+def _lines(ax):
+    out = []
+    for line in ax.get_lines()[:MAX_ARTISTS]:
+        xy = line.get_xydata()
+        out.append({"label": str(line.get_label()), "n": int(len(xy)), "xy": _rows(xy)})
+    return out
+
+
+def _patches(ax, d):
+    from matplotlib.container import BarContainer
+    from matplotlib.patches import Rectangle, Wedge
+    in_container = set()
+    for c in ax.containers:
+        if isinstance(c, BarContainer):
+            rects = [p for p in c.patches if isinstance(p, Rectangle)]
+            in_container.update(id(p) for p in rects)
+            if len(d["bars"]) < MAX_ARTISTS:
+                d["bars"].append({
+                    "label": str(c.get_label()),
+                    "orientation": getattr(c, "orientation", None),
+                    "rects": [[_num(p.get_x()), _num(p.get_y()), _num(p.get_width()),
+                               _num(p.get_height())] for p in rects[:CAP]],
+                })
+    loose = []
+    for p in ax.patches:
+        if isinstance(p, Rectangle):
+            if id(p) not in in_container and len(loose) < CAP:
+                loose.append([_num(p.get_x()), _num(p.get_y()), _num(p.get_width()),
+                              _num(p.get_height())])
+        elif isinstance(p, Wedge):
+            if len(d["wedges"]) < CAP:
+                d["wedges"].append([_num(p.theta1), _num(p.theta2), _num(p.r)])
+        elif len(d["other_patches"]) < MAX_ARTISTS:
+            d["other_patches"].append(type(p).__name__)
+    if loose:
+        d["bars"].append({"label": "", "orientation": None, "rects": loose})
+
+
+def _collections(ax):
+    import numpy as np
+    out = []
+    for coll in ax.collections[:MAX_ARTISTS]:
+        entry = {"type": type(coll).__name__, "label": str(coll.get_label())}
+        try:
+            entry["n_paths"] = len(coll.get_paths())
+        except Exception:
+            pass
+        if entry["type"] == "PathCollection":
+            entry["offsets"] = _rows(coll.get_offsets())
+        arr = coll.get_array()
+        if arr is not None:
+            arr = np.ma.asarray(arr)
+            entry["array_shape"] = list(arr.shape)
+            entry["array"] = _rows(arr.reshape(-1), cap=4 * CAP)
+        out.append(entry)
+    return out
+
+
+def _images(ax):
+    import numpy as np
+    out = []
+    for im in ax.get_images()[:MAX_ARTISTS]:
+        arr = np.ma.asarray(im.get_array())
+        entry = {"shape": list(arr.shape)}
+        if arr.ndim >= 2:
+            sy = max(1, -(-arr.shape[0] // 32))
+            sx = max(1, -(-arr.shape[1] // 32))
+            sub = arr[::sy, ::sx]
+            entry["sample_shape"] = list(sub.shape)
+            entry["sample"] = _rows(sub.reshape(-1), cap=32 * 32 * 4)
+        out.append(entry)
+    return out
+
+
+def summarize_axes(ax):
+    titles = [ax.get_title(loc) for loc in ("left", "center", "right")]
+    d = {
+        "title": " | ".join(t for t in titles if t),
+        "xlabel": ax.get_xlabel() if hasattr(ax, "get_xlabel") else "",
+        "ylabel": ax.get_ylabel() if hasattr(ax, "get_ylabel") else "",
+        "xscale": ax.get_xscale() if hasattr(ax, "get_xscale") else "",
+        "yscale": ax.get_yscale() if hasattr(ax, "get_yscale") else "",
+        "colorbar": hasattr(ax, "_colorbar"),
+        "lines": [], "bars": [], "wedges": [], "other_patches": [],
+        "collections": [], "images": [], "texts": [], "legend": [],
+        "xticklabels": [], "yticklabels": [], "xformatter": "", "yformatter": "",
+    }
+    for key, fn in (("lines", _lines), ("collections", _collections), ("images", _images)):
+        try:
+            d[key] = fn(ax)
+        except Exception as exc:
+            d.setdefault("errors", []).append("%s: %r" % (key, exc))
+    try:
+        _patches(ax, d)
+    except Exception as exc:
+        d.setdefault("errors", []).append("patches: %r" % (exc,))
+    try:
+        d["texts"] = _texts(ax.texts)
+        legend = ax.get_legend()
+        if legend is not None:
+            d["legend"] = _texts(legend.get_texts())
+            title = legend.get_title().get_text()
+            if title:
+                d["legend_title"] = title
+        d["xticklabels"] = _texts(ax.get_xticklabels())
+        d["yticklabels"] = _texts(ax.get_yticklabels())
+        d["xformatter"] = type(ax.xaxis.get_major_formatter()).__name__
+        d["yformatter"] = type(ax.yaxis.get_major_formatter()).__name__
+    except Exception as exc:
+        d.setdefault("errors", []).append("labels: %r" % (exc,))
+    return d
+
+
+def summarize_figure(fig, source="display"):
+    global _seq
+    _seq += 1
+    rec = {"seq": _seq, "execution_count": None, "source": source}
+    try:
+        ip = get_ipython()  # noqa: F821 - provided by IPython
+        rec["execution_count"] = ip.execution_count
+    except Exception:
+        pass
+    try:
+        sup = getattr(fig, "_suptitle", None)
+        rec["suptitle"] = sup.get_text() if sup is not None else ""
+        rec["size_inches"] = [_num(v) for v in fig.get_size_inches()]
+        rec["axes"] = [summarize_axes(ax) for ax in fig.axes[:MAX_AXES] if ax.get_visible()]
+    except Exception as exc:
+        rec["error"] = repr(exc)
+    return rec
+
+
+def record(fig, source="display"):
+    global _last
+    try:
+        if not getattr(fig, "axes", None):
+            return
+        rec = summarize_figure(fig, source)
+        body = dict(rec)
+        body.pop("seq", None)
+        text = _json.dumps(body, sort_keys=True, allow_nan=False)
+        key = (id(fig), rec.get("execution_count"), text)
+        if key == _last:      # same figure rendered in a second format
+            return
+        _last = key
+        figures.append(rec)
+        _recorded_ids.add(id(fig))
+    except Exception:
+        pass
+
+
+def wrap_printer(orig):
+    if getattr(orig, "_cibench_wrapped", False):
+        return orig
+
+    def printer(fig, *args, **kwargs):
+        result = orig(fig, *args, **kwargs)
+        if result is not None:
+            record(fig)
+        return result
+
+    printer._cibench_wrapped = True
+    printer.__wrapped__ = orig
+    return printer
+
+
+def install():
+    import IPython.core.pylabtools as pt
+    pt.print_figure = wrap_printer(pt.print_figure)
+    if "matplotlib.figure" in _sys.modules:
+        fig_type = _sys.modules["matplotlib.figure"].Figure
+        ip = get_ipython()  # noqa: F821
+        for formatter in ip.display_formatter.formatters.values():
+            printer = formatter.type_printers.get(fig_type)
+            if printer is not None:
+                formatter.type_printers[fig_type] = wrap_printer(printer)
+
+
+def collect():
+    global figures, _recorded_ids, _last
+    out = list(figures)
+    try:
+        helpers = _sys.modules.get("matplotlib._pylab_helpers")
+        if helpers is not None:
+            for manager in helpers.Gcf.get_all_fig_managers():
+                fig = manager.canvas.figure
+                if id(fig) not in _recorded_ids and fig.axes:
+                    out.append(summarize_figure(fig, "open"))
+    except Exception:
+        pass
+    figures = []
+    _recorded_ids = set()
+    _last = None
+    return _json.dumps(out, allow_nan=False, separators=(",", ":"))
+'''
+
+KERNEL_HOOK_CODE: str = (
+    "def __cibench_install_figdata(source):\n"
+    "    import sys, types\n"
+    "    if '_cibench_figdata' in sys.modules:\n"
+    "        return\n"
+    "    mod = types.ModuleType('_cibench_figdata')\n"
+    "    mod.__dict__['get_ipython'] = get_ipython\n"
+    "    try:\n"
+    "        exec(compile(source, '<cibench-figdata>', 'exec'), mod.__dict__)\n"
+    "        sys.modules['_cibench_figdata'] = mod\n"
+    "        mod.install()\n"
+    "    except Exception:\n"
+    "        pass\n"
+    f"__cibench_install_figdata({_HOOK_MODULE_SOURCE!r})\n"
+    "del __cibench_install_figdata\n"
+)
+"""Run once at kernel start (defines no user global; prints nothing)."""
+
+COLLECT_CODE: str = (
+    "(lambda m: __import__('builtins').print("
+    f"{MARKER!r} + (m.collect() if m is not None else '[]'), flush=True))"
+    "(__import__('sys').modules.get('_cibench_figdata'))\n"
+)
+"""Prints ``__CIBENCH_FIGDATA__<json list>`` and clears the recorded list."""
+
+
+def parse_collected(stdout: str) -> list[dict]:
+    """Figure summaries from the stdout of :data:`COLLECT_CODE`.
+
+    Every line starting with the marker contributes its list (in order);
+    malformed lines are logged and skipped; no marker gives ``[]``.
+    """
+    records: list[dict] = []
+    for line in stdout.splitlines():
+        pos = line.find(MARKER)
+        if pos < 0:
+            continue
+        try:
+            data = json.loads(line[pos + len(MARKER):])
+        except json.JSONDecodeError as exc:
+            logger.warning("figure data line is not JSON: %s", exc)
+            continue
+        if isinstance(data, list):
+            records.extend(d for d in data if isinstance(d, dict))
+    return records
+
+
+def summarize_figure_local(fig: Any) -> dict:
+    """Summarize a matplotlib Figure in this process (tests, oracle tools).
+
+    Uses the same code as the kernel hook; draws the figure first so tick
+    labels exist, as they do when the kernel records a displayed figure.
+    """
+    ns: dict[str, Any] = {"get_ipython": lambda: None}
+    exec(compile(_HOOK_MODULE_SOURCE, "<cibench-figdata>", "exec"), ns)
+    fig.canvas.draw()
+    return ns["summarize_figure"](fig, "local")
+
+
+# --------------------------------------------------------------------------
+# Similarity
+# --------------------------------------------------------------------------
+
+_TOL = 0.01          # tolerance: 1% of the expected data's range per dimension
+_DECOR_WEIGHT = 0.1  # weight of unlabeled 1-2 point lines (error bars, axhline)
+_DATA_WEIGHT = 0.8   # axes score = 0.8 data + 0.2 labels (when labels expected)
+_CROSS_KIND = 0.8    # same values drawn with another kind of artist
+
+
+class _Series:
+    """One plotted data series reduced to comparable arrays."""
+
+    def __init__(self, kind: str, values: np.ndarray, points: np.ndarray | None = None,
+                 weight: float = 1.0, shape: tuple[int, ...] | None = None) -> None:
+        self.kind = kind
+        self.values = values
+        self.points = points
+        self.weight = weight
+        self.shape = shape
+
+
+def _arr(rows: Any) -> np.ndarray:
+    try:
+        a = np.array([[np.nan if v is None else v for v in r] if isinstance(r, list)
+                      else (np.nan if r is None else r) for r in rows], dtype=float)
+    except (TypeError, ValueError):
+        return np.zeros((0,))
+    return a
+
+
+def _finite_rows(a: np.ndarray) -> np.ndarray:
+    """Drop entries (1-D) or rows (2-D) holding a missing / non-finite value."""
+    if a.ndim == 1:
+        return a[np.isfinite(a)]
+    if a.ndim == 2:
+        return a[np.all(np.isfinite(a), axis=1)]
+    return np.zeros((0,))
+
+
+def _bar_series(bar: dict) -> _Series | None:
+    rects = _finite_rows(_arr(bar.get("rects", [])))
+    if rects.ndim != 2 or rects.shape[0] == 0 or rects.shape[1] != 4:
+        return None
+    x, y, w, h = rects.T
+    orient = bar.get("orientation")
+    if orient not in ("vertical", "horizontal"):
+        orient = "horizontal" if (np.ptp(x) == 0 and np.ptp(y) > 0) else "vertical"
+    if orient == "vertical":
+        pos, val = x + w / 2, h
+    else:
+        pos, val = y + h / 2, w
+    return _Series("bar", val, np.column_stack([pos, val]))
+
+
+def _axes_series(ax: dict) -> list[_Series]:
+    out: list[_Series] = []
+    for line in ax.get("lines", []):
+        xy = _finite_rows(_arr(line.get("xy", [])))
+        if xy.ndim != 2 or xy.shape[0] == 0:
+            continue
+        decor = str(line.get("label", "")).startswith("_") and xy.shape[0] <= 2
+        out.append(_Series("xy", xy[:, 1], xy, _DECOR_WEIGHT if decor else 1.0))
+    for bar in ax.get("bars", []):
+        s = _bar_series(bar)
+        if s is not None:
+            out.append(s)
+    wedges = _finite_rows(_arr(ax.get("wedges", [])))
+    if wedges.ndim == 2 and wedges.shape[0]:
+        spans = np.abs(wedges[:, 1] - wedges[:, 0])
+        if spans.sum() > 0:
+            out.append(_Series("pie", spans / spans.sum()))
+    for coll in ax.get("collections", []):
+        if "offsets" in coll:
+            pts = _finite_rows(_arr(coll["offsets"]))
+            if pts.ndim == 2 and pts.shape[0]:
+                out.append(_Series("xy", pts[:, 1], pts))
+        elif coll.get("array"):
+            vals = _finite_rows(_arr(coll["array"]))
+            out.append(_Series("array", vals, shape=tuple(coll.get("array_shape", []))))
+    for im in ax.get("images", []):
+        vals = _finite_rows(_arr(im.get("sample", [])))
+        if vals.size:
+            out.append(_Series("array", vals, shape=tuple(im.get("shape", []))))
+    return out
+
+
+def _scale(a: np.ndarray) -> np.ndarray:
+    """Per-column tolerance: 1% of the range (or of the magnitude if flat)."""
+    a = a.reshape(len(a), -1)
+    rng = np.ptp(a, axis=0) if len(a) else np.zeros(a.shape[1])
+    mag = np.max(np.abs(a), axis=0) if len(a) else np.zeros(a.shape[1])
+    base = np.where(rng > 0, rng, np.where(mag > 0, mag, 1.0))
+    return _TOL * base
+
+
+def _cap(a: np.ndarray, n: int = 500) -> np.ndarray:
+    if len(a) <= n:
+        return a
+    return a[np.linspace(0, len(a) - 1, n).round().astype(int)]
+
+
+def _set_match(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric share of rows of ``a``/``b`` having a close row in the other."""
+    if len(a) == 0 or len(b) == 0:
+        return float(len(a) == len(b))
+    a2, b2 = _cap(a.reshape(len(a), -1)), _cap(b.reshape(len(b), -1))
+    tol = _scale(a2)
+    close = np.all(np.abs(a2[:, None, :] - b2[None, :, :]) <= tol + 1e-12, axis=2)
+    return 0.5 * (close.any(axis=1).mean() + close.any(axis=0).mean())
+
+
+def _sorted_match(a: np.ndarray, b: np.ndarray) -> float:
+    """Multiset comparison of 1-D values (aligned when lengths agree)."""
+    if len(a) == 0 or len(b) == 0:
+        return float(len(a) == len(b))
+    if len(a) == len(b):
+        sa, sb = np.sort(a), np.sort(b)
+        return float(np.mean(np.abs(sa - sb) <= _scale(sa)[0] + 1e-12))
+    return _set_match(a, b) * min(len(a), len(b)) / max(len(a), len(b))
+
+
+def _series_sim(e: _Series, f: _Series) -> float:
+    if e.kind == "array" or f.kind == "array":
+        if e.kind != f.kind:
+            return 0.0
+        if e.shape and e.shape == f.shape and len(e.values) == len(f.values):
+            tol = _scale(e.values)[0] + 1e-12
+            return float(np.mean(np.abs(e.values - f.values) <= tol))
+        q = np.linspace(0, 1, 21)
+        if len(e.values) == 0 or len(f.values) == 0:
+            return 0.0
+        return 0.5 * _sorted_match(np.quantile(e.values, q), np.quantile(f.values, q))
+    if e.kind == f.kind and e.points is not None and f.points is not None:
+        return _set_match(e.points, f.points)
+    factor = 1.0 if e.kind == f.kind else _CROSS_KIND
+    return factor * _sorted_match(e.values, f.values)
+
+
+def _dice_assign(sim: np.ndarray, we: list[float], wf: list[float]) -> float:
+    """Greedy one-to-one pairing by similarity; weighted Dice-style score."""
+    total = sum(we) + sum(wf)
+    if total == 0:
+        return 1.0
+    used_e: set[int] = set()
+    used_f: set[int] = set()
+    score = 0.0
+    order = np.dstack(np.unravel_index(np.argsort(-sim, axis=None), sim.shape))[0] if sim.size else []
+    for i, j in order:
+        if i in used_e or j in used_f:
+            continue
+        used_e.add(int(i))
+        used_f.add(int(j))
+        score += sim[i, j] * (we[i] + wf[j])
+    return float(score / total)
+
+
+def _tokens(text: str) -> set[str]:
+    from .text import tokenize
+
+    return set(tokenize(text))
+
+
+def _jaccard(a: str, b: str) -> float:
+    ta, tb = _tokens(a), _tokens(b)
+    if not ta:
+        return 1.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def _categories(ax: dict) -> str:
+    cats = []
+    for axis in ("x", "y"):
+        if ax.get(f"{axis}formatter") in ("StrCategoryFormatter", "FixedFormatter"):
+            cats.extend(ax.get(f"{axis}ticklabels", []))
+    return " ".join(cats)
+
+
+def _label_sim(e: dict, f: dict) -> float | None:
+    """Mean token Jaccard over the label fields the expected axes has."""
+    fields = [
+        (e.get("title", ""), f.get("title", "")),
+        (e.get("xlabel", "") + " " + e.get("ylabel", ""), f.get("xlabel", "") + " " + f.get("ylabel", "")),
+        (" ".join(e.get("legend", [])), " ".join(f.get("legend", []))),
+        (_categories(e), _categories(f)),
+    ]
+    scores = [_jaccard(a, b) for a, b in fields if _tokens(a)]
+    return sum(scores) / len(scores) if scores else None
+
+
+def _axes_sim(e: dict, f: dict) -> float:
+    es, fs = _axes_series(e), _axes_series(f)
+    if not es and not fs:
+        data = 1.0
+    elif not es or not fs:
+        data = 0.0
+    else:
+        sim = np.array([[_series_sim(a, b) for b in fs] for a in es])
+        data = _dice_assign(sim, [s.weight for s in es], [s.weight for s in fs])
+    labels = _label_sim(e, f)
+    if labels is None:
+        return data
+    return _DATA_WEIGHT * data + (1 - _DATA_WEIGHT) * labels
+
+
+def figure_data_similarity(expected: dict, found: dict) -> float:
+    """Similarity in [0, 1] of two figure summaries (see the module docstring).
+
+    Method: colorbar axes are ignored; the remaining axes are paired greedily
+    by similarity and combined Dice-style (``2 * sum(sim) / (n_exp + n_found)``),
+    so missing or extra subplots cost.  Per axes, 80% data and 20% labels
+    (title, axis labels, legend, category tick labels; token Jaccard; only
+    fields present in the expected axes count; with none, 100% data).
+    Data: every line (x, y points), bar container (position, value -- bar and
+    barh of the same data agree), scatter (offsets), pie (wedge fractions) and
+    mesh/image (values) is a series; series are paired greedily, weighted
+    (unlabeled 1-2 point lines such as error bars and ax-lines weigh 0.1).
+    Points are compared as sets with a tolerance of 1% of the expected range
+    per dimension (order-insensitive, so plotting order, colours, sizes,
+    markers, dpi and figure size do not matter); the same values drawn with
+    another artist kind score 0.8 of a match.  Any malformed record gives 0.
+    """
+    try:
+        if expected.get("error") or found.get("error"):
+            return 0.0
+        ea = [a for a in expected.get("axes", []) if not a.get("colorbar")]
+        fa = [a for a in found.get("axes", []) if not a.get("colorbar")]
+        if not ea and not fa:
+            return 1.0
+        if not ea or not fa:
+            return 0.0
+        sim = np.array([[_axes_sim(a, b) for b in fa] for a in ea])
+        value = _dice_assign(sim, [1.0] * len(ea), [1.0] * len(fa))
+    except Exception as exc:  # malformed summaries are data, not a crash
+        logger.info("figure_data_similarity failed: %r", exc)
+        return 0.0
+    return float(min(1.0, max(0.0, value))) if math.isfinite(value) else 0.0

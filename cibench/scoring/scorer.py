@@ -1,0 +1,162 @@
+"""Score one recorded step against its ground truth under a scoring profile.
+
+A profile picks the metric functions: `default` (numbers compared as numbers with tolerance,
+ROUGE-L with a CJK-aware tokenizer, SSIM on RGB over white plus plotted-data comparison) or
+`cibench` (OpenCompass's substring match, ROUGE-1, per-channel SSIM where any failure is 0).
+Scoring reads only the `StepRecord` and the `TruthStep`: no kernel, no model.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import UnknownNameError
+from ..records import Execution, StepRecord, StepScore
+from .figure_data import figure_data_similarity
+from .numeric import num_match, num_match_cibench
+from .text import text_score, text_score_cibench
+from .visual import ssim_cibench, ssim_default
+
+log = logging.getLogger(__name__)
+
+TEXT_PASS = 0.5  # a text step is shown as PASS at ROUGE F1 >= 0.5 (display only)
+VIS_PASS = 0.9  # a vis step is shown as PASS at SSIM (or plotted-data similarity) >= 0.9
+
+
+@dataclass(frozen=True)
+class ScoringProfile:
+    name: str
+    num: Callable[..., tuple[bool, str]]
+    text: Callable[[str, str], float]
+    ssim: Callable[[bytes, bytes], float]
+    vis_data: bool  # also compare the plotted data read from matplotlib artists
+    tolerance: bool  # honour per-step `cibench.tolerance`
+
+
+PROFILES = {
+    "default": ScoringProfile("default", num_match, text_score, ssim_default, True, True),
+    "cibench": ScoringProfile("cibench", num_match_cibench, text_score_cibench, ssim_cibench,
+                              False, False),
+}
+
+
+def get_profile(name: str) -> ScoringProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown scoring profile {name!r}; known: "
+                               f"{', '.join(sorted(PROFILES))}") from None
+
+
+def _failure_of(execution: Execution) -> str:
+    if execution.status == "timeout":
+        return "timeout"
+    if execution.status == "died":
+        return "kernel died"
+    name = execution.error_name or "error"
+    if name in ("SyntaxError", "IndentationError", "TabError"):
+        return "syntax error"
+    return f"runtime error: {name}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def score_step(record: StepRecord, truth_execution: Execution,
+               truth_checks_ok: bool = True, truth_figures: list[dict] | None = None,
+               profile: ScoringProfile | str = "default") -> StepScore:
+    """All metrics of one step, the failure category and a one-line note."""
+    if isinstance(profile, str):
+        profile = get_profile(profile)
+    score = StepScore()
+    called = [a for a in record.attempts if a.execution is not None]
+    final = record.final_execution()
+    score.tool = 1.0 if called else 0.0
+    score.exec = 1.0 if final is not None and final.ok else 0.0
+    ran = final is not None and final.ok
+    kind = record.type
+    notes: list[str] = []
+
+    if kind == "num":
+        expected = truth_execution.text().strip()
+        found = final.text().strip() if ran and final else ""
+        if ran:
+            kwargs = {}
+            if profile.tolerance and "tolerance" in record.options:
+                kwargs["rel_tol"] = float(record.options["tolerance"])
+            ok, why = profile.num(expected, found, **kwargs)
+        else:
+            ok, why = False, f"expected `{_short(expected)}`"
+        score.num = 1.0 if ok else 0.0
+        notes.append(why)
+    elif kind == "text":
+        expected = truth_execution.text().strip()
+        found = final.text().strip() if ran and final else ""
+        score.text = profile.text(expected, found) if ran else 0.0
+        notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
+    elif kind == "vis":
+        expected_imgs = truth_execution.images()
+        found_imgs = final.images() if ran and final else []
+        if expected_imgs and found_imgs:
+            score.vis = profile.ssim(base64.b64decode(expected_imgs[0]),
+                                     base64.b64decode(found_imgs[0]))
+            notes.append(f"SSIM {score.vis:.2f} against the reference figure")
+        else:
+            score.vis = 0.0
+            notes.append("no figure produced" if ran else "no figure (code failed)")
+        if profile.vis_data:
+            if truth_figures and record.figure_data and ran:
+                score.vis_data = figure_data_similarity(truth_figures[0], record.figure_data[0])
+                notes.append(f"plotted data {score.vis_data:.2f}")
+            else:
+                score.vis_data = 0.0 if truth_figures else None
+    if record.check is not None:
+        passed = record.check is not None and record.check.ok and ran
+        score.check = 1.0 if passed else 0.0
+        if record.check is not None and not record.check.ok:
+            err = record.check.error or {}
+            notes.append(f"check failed: {err.get('ename', record.check.status)} "
+                         f"{_short(str(err.get('evalue', '')), 50)}".strip())
+        elif passed:
+            notes.append("check passed")
+
+    score.passed = _passed(kind, score)
+    score.failure = None if score.passed else _failure(record, score, ran, kind)
+    score.note = "; ".join(n for n in notes if n)
+    if not truth_checks_ok:
+        score.note += " (reference checks failed: ground truth is suspect)"
+    return score
+
+
+def _passed(kind: str, s: StepScore) -> bool:
+    if s.exec < 1:
+        return False
+    if s.check is not None and s.check < 1:
+        return False
+    if kind == "num":
+        return s.num == 1.0
+    if kind == "text":
+        return (s.text or 0.0) >= TEXT_PASS
+    if kind == "vis":
+        return max(s.vis or 0.0, s.vis_data or 0.0) >= VIS_PASS
+    return True
+
+
+def _failure(record: StepRecord, s: StepScore, ran: bool, kind: str) -> str:
+    if s.tool == 0:
+        return "no code"
+    final = record.final_execution()
+    if not ran and final is not None:
+        return _failure_of(final)
+    if kind == "vis" and s.vis == 0.0 and final is not None and not final.images():
+        return "missing output: no figure"
+    if kind == "num" and final is not None and not final.text().strip():
+        return "missing output: no number"
+    if s.check is not None and s.check < 1:
+        return "check failed"
+    return "wrong answer"

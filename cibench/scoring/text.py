@@ -1,0 +1,85 @@
+"""Text similarity for ``text`` steps.
+
+* :func:`text_score` (DEFAULT): ROUGE-L F1 over a tokenizer that makes one
+  token per CJK character (Han, kana, Hangul) and one lowercased token per
+  Latin/other-script word or number (``3.14`` stays one token).  Chinese
+  answers therefore get meaningful scores.
+* :func:`text_score_cibench` (CIBENCH): ROUGE-1 F with rouge-score's default
+  tokenizer and no stemming, which is what OpenCompass' ``RougeEvaluator``
+  (HuggingFace ``evaluate`` "rouge", single pair, so the bootstrap aggregate
+  equals the pair score) computes.  The default tokenizer keeps only
+  ``[a-z0-9]`` so any Chinese text scores 0 there, as in the anchor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from rouge_score import rouge_scorer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["text_score", "text_score_cibench", "tokenize"]
+
+_CJK = (
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf"  # CJK Extension A
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK Compatibility Ideographs
+)
+_TOKEN_RE = re.compile(
+    rf"[{_CJK}]"  # one token per CJK character
+    r"|\d+(?:\.\d+)?"  # numbers, decimals kept whole
+    rf"|(?:(?![{_CJK}])[^\W\d_])+"  # words in any other script
+)
+# Token lists longer than this are cut before the O(n*m) LCS (logged).
+_MAX_TOKENS = 4000
+
+
+class _CJKTokenizer:
+    """rouge-score tokenizer object (anything with ``tokenize(text)``)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased tokens: one per CJK character, one per word or number."""
+    tokens = _TOKEN_RE.findall(text.lower())
+    if len(tokens) > _MAX_TOKENS:
+        logger.info("text_score: %d tokens cut to %d", len(tokens), _MAX_TOKENS)
+        tokens = tokens[:_MAX_TOKENS]
+    return tokens
+
+
+_DEFAULT_SCORER = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_CJKTokenizer())
+_CIBENCH_SCORER = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=False)
+
+
+def text_score(expected: str, found: str) -> float:
+    """DEFAULT text profile: ROUGE-L F1 in [0, 1] with a CJK-aware tokenizer.
+
+    Departs from CIBench in three ways: ROUGE-L (longest common subsequence,
+    so word order counts) instead of ROUGE-1; CJK text is tokenized per
+    character instead of being dropped; two texts without any token score 1.0
+    when both are empty of tokens (rouge-score would give 0).  Inputs are cut
+    at 4000 tokens each to bound the quadratic LCS.
+    """
+    exp_tokens, got_tokens = tokenize(expected), tokenize(found)
+    if not exp_tokens and not got_tokens:
+        return 1.0 if " ".join(expected.split()) == " ".join(found.split()) else 0.0
+    if not exp_tokens or not got_tokens:
+        return 0.0
+    score = _DEFAULT_SCORER.score(expected, found)["rougeL"]
+    return float(score.fmeasure)
+
+
+def text_score_cibench(expected: str, found: str) -> float:
+    """CIBENCH text profile: ROUGE-1 F, default tokenizer, no stemmer.
+
+    ``RougeScorer(['rouge1'], use_stemmer=False).score(expected, found)``.
+    Text with no ``[a-z0-9]`` token (e.g. Chinese) scores 0, as in the anchor.
+    """
+    return float(_CIBENCH_SCORER.score(expected, found)["rouge1"].fmeasure)

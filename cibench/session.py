@@ -1,0 +1,177 @@
+"""The session replayer: drive one agent through one task, step by step, in one live kernel.
+
+Per step: the instruction joins the history; the agent replies; its code runs in the kernel; on
+error the output goes back to the agent, up to `attempts` times; the step ends at its first
+attempt that executes (right or wrong) or at a reply without code. Then the step's hidden check
+cells run, and in `oracle` mode the reference runs too and replaces the step in the history, so
+every step starts from the reference state, as CIBench does. If the kernel dies or must be
+restarted after a timeout, the state of earlier steps is rebuilt by re-running the code that
+made it (e2e: the session's successful cells; oracle: the references) and the agent is told.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .agents.base import Agent
+from .errors import AgentError, CibenchError
+from .fsutil import make_scratch, remove_tree
+from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
+from .kernel import KernelLimits, KernelSession, OutputCaps, startup_code
+from .records import (Attempt, Execution, Reply, RunConfig, SessionRecord, StepRecord, TaskRef,
+                      Turn, Usage)
+from .scoring.aggregate import pool
+from .scoring.figure_data import COLLECT_CODE, parse_collected
+from .scoring.scorer import score_step
+from .task import Step, Task
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_REPLY = "Sorry, I could not solve this step."
+
+
+@dataclass
+class SessionSettings:
+    """How sessions run, beyond the run config: kernel limits and output caps."""
+
+    limits: KernelLimits = field(default_factory=KernelLimits)
+    caps: OutputCaps = field(default_factory=OutputCaps)
+    scratch_root: Path | None = None
+    keep_scratch: bool = False
+    cmd_prefix: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def task_ref(task: Task) -> TaskRef:
+    return TaskRef(id=task.id, path=str(task.path), sha256=task.sha256, title=task.title,
+                   module=task.module, difficulty=task.difficulty, language=task.language)
+
+
+class _Replayer:
+    """State of one running session: kernel, history and the cells that rebuild state."""
+
+    def __init__(self, task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
+                 kernel: KernelSession):
+        self.task, self.agent, self.truth, self.config, self.kernel = (task, agent, truth,
+                                                                       config, kernel)
+        self.history: list[Turn] = []
+        self.replay: list[str] = list(task.setup)
+
+    async def execute(self, code: str, *, timeout: float | None = None) -> Execution:
+        restarts = self.kernel.restarts
+        result = await self.kernel.execute(code, timeout=timeout)
+        if self.kernel.restarts != restarts:
+            await self.rebuild(result)
+        return result
+
+    async def rebuild(self, result: Execution) -> None:
+        """Re-run the code that made the state of earlier steps after a kernel restart."""
+        failed = 0
+        for code in self.replay:
+            redo = await self.kernel.execute(code, timeout=REFERENCE_TIMEOUT)
+            failed += 0 if redo.ok else 1
+        what = "the session's earlier successful cells" if self.config.mode == "e2e" \
+            else "the reference solutions of earlier steps"
+        result.note += (f"; state restored by re-running {what} ({len(self.replay)} cells"
+                        + (f", {failed} failed" if failed else "") + ")")
+        log.info("%s: kernel state rebuilt from %d cells", self.task.id, len(self.replay))
+
+    async def collect_figures(self) -> list[dict]:
+        out = await self.kernel.execute(COLLECT_CODE, timeout=30, store_history=False)
+        return parse_collected(out.stdout())
+
+    async def run_step(self, step: Step) -> StepRecord:
+        record = StepRecord(index=step.index, type=step.type, instruction=step.instruction,
+                            reference=step.reference, options=step.options)
+        start = len(self.history)
+        self.history.append(Turn(role="user", text=step.instruction, step=step.index))
+        for number in range(1, self.config.attempts + 1):
+            reply: Reply = await self.agent.reply(self.task, step, list(self.history))
+            attempt = Attempt(index=number, reply=reply)
+            record.attempts.append(attempt)
+            self.history.append(Turn(role="assistant", text=reply.text, code=reply.code,
+                                     tool_call_id=reply.tool_call_id, step=step.index))
+            if reply.code is None:
+                break  # a reply without code ends the step without a tool call
+            attempt.execution = await self.execute(reply.code)
+            figures = await self.collect_figures()
+            if figures:
+                record.figure_data = figures
+            self.history.append(Turn(role="tool", execution=attempt.execution,
+                                     tool_call_id=reply.tool_call_id, step=step.index))
+            if attempt.execution.ok:
+                if self.config.mode == "e2e":
+                    self.replay.append(reply.code)
+                break
+        else:
+            record.gave_up = True
+            if self.config.mode == "e2e":
+                del self.history[start + 1:]
+                self.history.append(Turn(role="assistant", text=GIVE_UP_REPLY, step=step.index))
+        if step.checks:
+            record.check_code = "\n\n".join(step.checks)
+            record.check = await self.execute(record.check_code)
+        if self.config.mode == "oracle":
+            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
+            await self.collect_figures()
+            self.replay.append(step.reference)
+            del self.history[start + 1:]
+            self.history.append(Turn(role="assistant", text=f"```python\n{step.reference}\n```",
+                                     code=step.reference, step=step.index,
+                                     tool_call_id=f"ref-{step.index}"))
+            self.history.append(Turn(role="tool", execution=record.reference_run,
+                                     step=step.index, tool_call_id=f"ref-{step.index}"))
+        return record
+
+
+def score_session(record: SessionRecord, truth: GroundTruth) -> None:
+    """(Re)compute every step score and the session totals from the record and ground truth."""
+    for step_record, truth_step in zip(record.steps, truth.steps):
+        truth_checks_ok = all(c.ok for c in truth_step.checks)
+        step_record.score = score_step(step_record, truth_step.execution, truth_checks_ok,
+                                       truth_step.figure_data, record.run.scoring)
+    record.scores = pool(record.steps)
+
+
+async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
+                      settings: SessionSettings | None = None) -> SessionRecord:
+    """Run one task with one agent; infrastructure failures end in status `error`, not a raise."""
+    settings = settings or SessionSettings()
+    record = SessionRecord(run=config, task=task_ref(task), started=_now(),
+                           environment=environment_fingerprint())
+    scratch = make_scratch(task, settings.scratch_root)
+    try:
+        async with KernelSession(scratch, timeout=config.timeout, limits=settings.limits,
+                                 caps=settings.caps, startup_code=startup_code(),
+                                 cmd_prefix=settings.cmd_prefix) as kernel:
+            replayer = _Replayer(task, agent, truth, config, kernel)
+            for i, code in enumerate(task.setup, 1):
+                result = await kernel.execute(code, timeout=REFERENCE_TIMEOUT)
+                if not result.ok:
+                    raise CibenchError(f"setup cell {i} failed: {result.error_name}",
+                                       path=task.path)
+            for step in task.steps:
+                record.steps.append(await replayer.run_step(step))
+    except (AgentError, CibenchError) as exc:
+        record.status, record.error = "error", str(exc)
+        log.error("%s: %s", task.id, exc)
+    finally:
+        if not settings.keep_scratch:
+            remove_tree(scratch)
+    record.finished = _now()
+    record.usage = Usage()
+    for step in record.steps:
+        for attempt in step.attempts:
+            record.usage.add(attempt.reply.usage)
+            if attempt.execution is not None:
+                record.kernel_seconds += attempt.execution.seconds
+    record.kernel_seconds = round(record.kernel_seconds, 3)
+    if record.status == "complete":
+        score_session(record, truth)
+    return record
