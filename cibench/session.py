@@ -70,17 +70,20 @@ class _Replayer:
             await self.rebuild(result)
         return result
 
-    async def rebuild(self, result: Execution) -> None:
+    async def rebuild(self, result: Execution) -> list[Execution]:
         """Re-run the code that made the state of earlier steps after a kernel restart."""
         failed = 0
+        redone = []
         for code in self.replay:
             redo = await self.kernel.execute(code, timeout=REFERENCE_TIMEOUT)
+            redone.append(redo)
             failed += 0 if redo.ok else 1
         what = "the session's earlier successful cells" if self.config.mode == "e2e" \
             else "the reference solutions of earlier steps"
         result.note += (f"; state restored by re-running {what} ({len(self.replay)} cells"
                         + (f", {failed} failed" if failed else "") + ")")
         log.info("%s: kernel state rebuilt from %d cells", self.task.id, len(self.replay))
+        return redone
 
     async def collect_figures(self) -> list[dict]:
         out = await self.kernel.execute(COLLECT_CODE, timeout=30, store_history=False)
@@ -118,9 +121,16 @@ class _Replayer:
             record.check_code = "\n\n".join(step.checks)
             record.check = await self.execute(record.check_code)
         if self.config.mode == "oracle":
-            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
-            await self.collect_figures()
             self.replay.append(step.reference)
+            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
+            if not record.reference_run.ok and record.reference_run.status != "died":
+                # the model's code broke what the reference needs: start over from references
+                first = record.reference_run
+                await self.kernel.restart()
+                record.reference_run = (await self.rebuild(first))[-1]
+                record.reference_run.note = (f"first run failed ({first.error_name}) on the "
+                                             f"model's state; {first.note.lstrip('; ')}")
+            await self.collect_figures()
             del self.history[start + 1:]
             self.history.append(Turn(role="assistant", text=f"```python\n{step.reference}\n```",
                                      code=step.reference, step=step.index,

@@ -1,0 +1,104 @@
+"""The session replayer in both modes, with the oracle agent and a scripted agent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cibench.agents.base import register_agent
+from cibench.groundtruth import ensure_truth
+from cibench.records import Reply, RunConfig, Turn
+from cibench.runner import RunOptions, run_benchmark
+from cibench.session import GIVE_UP_REPLY, run_session
+from cibench.task import Step, Task, load_task
+
+pytestmark = pytest.mark.kernel
+
+METRICS = ("tool_rate", "exec_rate", "num_acc", "text_score", "vis_score", "check_rate")
+
+
+class ScriptedAgent:
+    """Answers from a script: {step index: [code or None per attempt]}; records histories."""
+
+    protocol = "scripted"
+
+    def __init__(self, script: dict[int, list[str | None]]):
+        self.name = "scripted"
+        self.script = script
+        self.histories: list[list[Turn]] = []
+        self.calls: dict[int, int] = {}
+
+    async def __aenter__(self) -> "ScriptedAgent":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def reply(self, task: Task, step: Step, history: list[Turn]) -> Reply:
+        self.histories.append(history)
+        n = self.calls.get(step.index, 0)
+        self.calls[step.index] = n + 1
+        answers = self.script.get(step.index, [step.reference])
+        code = answers[min(n, len(answers) - 1)]
+        if code is None:
+            return Reply(text="I cannot do that.", prose="I cannot do that.", final=True)
+        return Reply(text=f"Thought: try\n```python\n{code}\n```", prose="Thought: try", code=code)
+
+
+@pytest.mark.parametrize("mode", ["e2e", "oracle"])
+async def test_oracle_agent_scores_100(small_task: Path, tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "run"
+    result = await run_benchmark(RunOptions(paths=[str(small_task)], models=["oracle"], mode=mode,
+                                            out=out, oracle_dir=tmp_path / "oracle", jobs=1))
+    row = result.summary["results"][0]
+    assert row["tasks"] == 1 and row["steps"] == 5 and result.errors == 0
+    assert all(row["metrics"][m] == 100.0 for m in METRICS), row["metrics"]
+    assert (out / "oracle" / "suite" / "small.ipynb").is_file()
+    assert json.loads((out / "summary.json").read_text()) == result.summary
+
+
+async def _session(task_path: Path, tmp_path: Path, agent: ScriptedAgent, mode: str):
+    task = load_task(task_path)
+    truth = await ensure_truth(task, tmp_path / "oracle")
+    config = RunConfig(run_id="t", model="scripted", mode=mode, protocol="scripted", attempts=3)
+    return await run_session(task, agent, truth, config)
+
+
+async def test_e2e_failures_propagate_and_attempts_are_recorded(small_task: Path,
+                                                                tmp_path: Path) -> None:
+    agent = ScriptedAgent({
+        1: ["df = pd.read_csv('data/t.csv')",  # NameError: pd not imported
+            "import pandas as pd\ndf = pd.read_csv('data/t.csv')"],
+        2: [None],  # no code: no tool call
+        3: ["del df\nprint('a,b')"],  # right output, but breaks later steps
+    })
+    record = await _session(small_task, tmp_path, agent, "e2e")
+    s1, s2, s3, s4, s5 = record.steps
+    assert len(s1.attempts) == 2 and s1.attempts[0].execution.error_name == "NameError"
+    assert s1.score.exec == 1 and s1.score.passed
+    assert s2.score.tool == 0 and s2.score.num == 0 and s2.score.failure == "no code"
+    assert s3.score.text == 1.0
+    # df is gone: the reference code of step 4 fails three times, then the agent gives up
+    assert len(s4.attempts) == 3 and s4.gave_up and s4.score.exec == 0
+    assert s4.score.failure == "runtime error: NameError"
+    assert s5.score.check == 0
+    assert record.scores["tool_rate"] == 80.0 and record.scores["exec_rate"] == 40.0
+    # after giving up, the history holds the instruction and an apology only
+    last = agent.histories[-1]
+    step4 = [t for t in last if t.step == 4]
+    assert [t.role for t in step4] == ["user", "assistant"] and step4[1].text == GIVE_UP_REPLY
+
+
+async def test_oracle_mode_resets_state_from_references(small_task: Path, tmp_path: Path) -> None:
+    agent = ScriptedAgent({3: ["del df\nprint('a,b')"]})
+    record = await _session(small_task, tmp_path, agent, "oracle")
+    assert all(s.score.passed for s in record.steps), [s.score for s in record.steps]
+    assert record.steps[2].reference_run is not None and record.steps[2].reference_run.ok
+    # before step 4 the history holds references of steps 1-3, not the model's code
+    history = agent.histories[3]
+    codes = [t.code for t in history if t.role == "assistant"]
+    assert "del df" not in "".join(codes)
+    assert codes[0].startswith("import pandas")
+    assert [t.role for t in history][-1] == "user"
