@@ -60,7 +60,7 @@ def _header(record: SessionRecord) -> str:
                  f"{usage.tokens_out:,} out · {cost} · {usage.model_seconds:.1f} s model, "
                  f"{record.kernel_seconds:.1f} s kernel · scoring `{run.scoring}`")
     lines.append("")
-    env = ", ".join(f"{k} {v}" for k, v in record.environment.items())
+    env = ", ".join(f"{k} {v}" for k, v in sorted(record.environment.items()))
     lines.append(f"Task `{task.path}` (sha256 {task.sha256[:12]}…) · protocol `{run.protocol}` · "
                  f"up to {run.attempts} attempts per step · run `{run.run_id}` · {env}")
     return "\n".join(lines)
@@ -151,6 +151,8 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
         cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         cell.metadata["collapsed"] = True
         nb.cells.append(cell)
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"cibench-{number:03d}"  # stable ids: two renderings of a record diff cleanly
     nbformat.validate(nb)
     return nb
 
