@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--scoring", choices=["default", "cibench"],
                        help="profile to score with (default: the run's own)")
     score.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
+
+    rep = sub.add_parser("report", help="tables and a leaderboard over one or more run folders")
+    rep.add_argument("run_dirs", nargs="+", type=Path)
+    rep.add_argument("--out", type=Path, default=Path("reports/out/report"),
+                     help="writes OUT.md and OUT.json (default reports/out/report)")
     return parser
 
 
@@ -182,6 +187,13 @@ async def _main(args: argparse.Namespace) -> int:
     if args.command == "score":
         result = await rescore(args.run_dir, args.oracle_dir, args.scoring)
         _print_summary(result.summary, result.out)
+        return 0
+    if args.command == "report":
+        from .report import write_report
+        report = write_report(args.run_dirs, args.out)
+        for entry in report["leaderboard"]:
+            print(" ".join(f"{k}={v}" for k, v in entry.items() if v is not None))
+        print(f"report in {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
         return 0
     raise AssertionError(args.command)
 
