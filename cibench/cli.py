@@ -128,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="profile to score with (default: the run's own)")
     score.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
 
+    batch = sub.add_parser("batch", help="a grid of models × modes run as a papermill notebook")
+    batch.add_argument("paths", nargs="+", help="task suites or notebooks")
+    batch.add_argument("--model", action="append", dest="models", metavar="MODEL")
+    batch.add_argument("--mode", action="append", dest="modes", choices=["e2e", "oracle"])
+    batch.add_argument("--out-root", type=Path, default=Path("sessions/batch"),
+                       help="one run folder per mode below this (default sessions/batch)")
+    batch.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
+    batch.add_argument("--scoring", choices=["default", "cibench"], default="default")
+    batch.add_argument("--report", type=Path, default=Path("reports/out/batch"))
+    batch.add_argument("--executed", type=Path, default=Path("reports/out/batch.ipynb"),
+                       help="where the executed batch notebook goes")
+    batch.add_argument("--extra", default="", help="more `cibench run` flags, quoted")
+
     rep = sub.add_parser("report", help="tables and a leaderboard over one or more run folders")
     rep.add_argument("run_dirs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("reports/out/report"),
@@ -187,6 +200,17 @@ async def _main(args: argparse.Namespace) -> int:
     if args.command == "score":
         result = await rescore(args.run_dir, args.oracle_dir, args.scoring)
         _print_summary(result.summary, result.out)
+        return 0
+    if args.command == "batch":
+        import shlex
+
+        from .batch import run_batch
+        params = {"suites": args.paths, "models": args.models or ["local"],
+                  "modes": args.modes or ["e2e", "oracle"], "out_root": str(args.out_root),
+                  "oracle_dir": str(args.oracle_dir), "scoring": args.scoring,
+                  "report": str(args.report), "extra_args": shlex.split(args.extra)}
+        executed = await asyncio.to_thread(run_batch, params, args.executed)
+        print(f"batch notebook {executed}; report in {args.report.with_suffix('.md')}")
         return 0
     if args.command == "report":
         from .report import write_report

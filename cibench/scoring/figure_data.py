@@ -10,14 +10,15 @@ Kernel side
 -----------
 :data:`KERNEL_HOOK_CODE` is run once at kernel start.  It creates a private
 module ``_cibench_figdata`` in ``sys.modules`` (so ``%reset -f`` cannot wipe
-it and no user-visible global is defined) and wraps
-``IPython.core.pylabtools.print_figure`` -- the function every inline-backend
-display of a Figure goes through (``plt.show()``, the automatic flush after a
-cell, ``display(fig)``, a figure as the cell's result, ``fig.show()``).  The
-wrapper renders first (so tick labels exist), then summarizes the still-open
-figure; matplotlib is never imported by the hook.  If the inline backend was
-already configured, the Figure printers already registered with IPython's
-display formatters are wrapped too.  The hook prints nothing and swallows its
+it and no user-visible global is defined) and wraps the shell's
+``display_formatter.format`` -- the call every display of a Figure goes
+through (``plt.show()`` and the automatic flush of the inline backend,
+``display(fig)``, a figure as the cell's result, ``fig.show()``).  The wrapper
+lets IPython render first (so tick labels exist), then, if the object was a
+matplotlib Figure and an image came out, summarizes the still-open figure: one
+record per image output, in output order, whatever the figure formats (png,
+retina, svg) and whether pyplot was imported before or after the hook.
+matplotlib is never imported by the hook.  It prints nothing and swallows its
 own errors.
 
 :data:`COLLECT_CODE` prints one line ``__CIBENCH_FIGDATA__[...json...]`` with
@@ -75,7 +76,6 @@ import sys as _sys
 figures = []          # summaries recorded since the last collect
 _recorded_ids = set() # id(fig) of the figures recorded in this window
 _seq = 0
-_last = None          # (id(fig), execution_count, json) of the last record
 CAP = 1000            # points kept per artist
 MAX_ARTISTS = 100     # artists kept per kind per axes
 MAX_AXES = 50
@@ -250,53 +250,48 @@ def summarize_figure(fig, source="display"):
 
 
 def record(fig, source="display"):
-    global _last
     try:
         if not getattr(fig, "axes", None):
             return
-        rec = summarize_figure(fig, source)
-        body = dict(rec)
-        body.pop("seq", None)
-        text = _json.dumps(body, sort_keys=True, allow_nan=False)
-        key = (id(fig), rec.get("execution_count"), text)
-        if key == _last:      # same figure rendered in a second format
-            return
-        _last = key
-        figures.append(rec)
+        figures.append(summarize_figure(fig, source))
         _recorded_ids.add(id(fig))
     except Exception:
         pass
 
 
-def wrap_printer(orig):
+def _is_figure(obj):
+    mod = _sys.modules.get("matplotlib.figure")
+    return mod is not None and isinstance(obj, mod.Figure)
+
+
+def wrap_format(orig):
+    """Wrap DisplayFormatter.format: one record per Figure output shown."""
     if getattr(orig, "_cibench_wrapped", False):
         return orig
 
-    def printer(fig, *args, **kwargs):
-        result = orig(fig, *args, **kwargs)
-        if result is not None:
-            record(fig)
+    def format(obj, *args, **kwargs):
+        result = orig(obj, *args, **kwargs)
+        try:
+            if _is_figure(obj):
+                data = result[0] if isinstance(result, tuple) else result
+                if any(k.startswith("image/") or k == "application/pdf" for k in data):
+                    record(obj)
+        except Exception:
+            pass
         return result
 
-    printer._cibench_wrapped = True
-    printer.__wrapped__ = orig
-    return printer
+    format._cibench_wrapped = True
+    format.__wrapped__ = orig
+    return format
 
 
 def install():
-    import IPython.core.pylabtools as pt
-    pt.print_figure = wrap_printer(pt.print_figure)
-    if "matplotlib.figure" in _sys.modules:
-        fig_type = _sys.modules["matplotlib.figure"].Figure
-        ip = get_ipython()  # noqa: F821
-        for formatter in ip.display_formatter.formatters.values():
-            printer = formatter.type_printers.get(fig_type)
-            if printer is not None:
-                formatter.type_printers[fig_type] = wrap_printer(printer)
+    formatter = get_ipython().display_formatter  # noqa: F821
+    formatter.format = wrap_format(formatter.format)
 
 
 def collect():
-    global figures, _recorded_ids, _last
+    global figures, _recorded_ids
     out = list(figures)
     try:
         helpers = _sys.modules.get("matplotlib._pylab_helpers")
@@ -309,7 +304,6 @@ def collect():
         pass
     figures = []
     _recorded_ids = set()
-    _last = None
     return _json.dumps(out, allow_nan=False, separators=(",", ":"))
 '''
 
@@ -351,7 +345,7 @@ def parse_collected(stdout: str) -> list[dict]:
         if pos < 0:
             continue
         try:
-            data = json.loads(line[pos + len(MARKER):])
+            data = json.loads(line[pos + len(MARKER) :])
         except json.JSONDecodeError as exc:
             logger.warning("figure data line is not JSON: %s", exc)
             continue
@@ -376,17 +370,23 @@ def summarize_figure_local(fig: Any) -> dict:
 # Similarity
 # --------------------------------------------------------------------------
 
-_TOL = 0.01          # tolerance: 1% of the expected data's range per dimension
+_TOL = 0.01  # tolerance: 1% of the expected data's range per dimension
 _DECOR_WEIGHT = 0.1  # weight of unlabeled 1-2 point lines (error bars, axhline)
-_DATA_WEIGHT = 0.8   # axes score = 0.8 data + 0.2 labels (when labels expected)
-_CROSS_KIND = 0.8    # same values drawn with another kind of artist
+_DATA_WEIGHT = 0.8  # axes score = 0.8 data + 0.2 labels (when labels expected)
+_CROSS_KIND = 0.5  # same values drawn with another kind of artist
 
 
 class _Series:
     """One plotted data series reduced to comparable arrays."""
 
-    def __init__(self, kind: str, values: np.ndarray, points: np.ndarray | None = None,
-                 weight: float = 1.0, shape: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        values: np.ndarray,
+        points: np.ndarray | None = None,
+        weight: float = 1.0,
+        shape: tuple[int, ...] | None = None,
+    ) -> None:
         self.kind = kind
         self.values = values
         self.points = points
@@ -396,8 +396,15 @@ class _Series:
 
 def _arr(rows: Any) -> np.ndarray:
     try:
-        a = np.array([[np.nan if v is None else v for v in r] if isinstance(r, list)
-                      else (np.nan if r is None else r) for r in rows], dtype=float)
+        a = np.array(
+            [
+                [np.nan if v is None else v for v in r]
+                if isinstance(r, list)
+                else (np.nan if r is None else r)
+                for r in rows
+            ],
+            dtype=float,
+        )
     except (TypeError, ValueError):
         return np.zeros((0,))
     return a
@@ -519,7 +526,9 @@ def _dice_assign(sim: np.ndarray, we: list[float], wf: list[float]) -> float:
     used_e: set[int] = set()
     used_f: set[int] = set()
     score = 0.0
-    order = np.dstack(np.unravel_index(np.argsort(-sim, axis=None), sim.shape))[0] if sim.size else []
+    order = (
+        np.dstack(np.unravel_index(np.argsort(-sim, axis=None), sim.shape))[0] if sim.size else []
+    )
     for i, j in order:
         if i in used_e or j in used_f:
             continue
@@ -554,7 +563,10 @@ def _label_sim(e: dict, f: dict) -> float | None:
     """Mean token Jaccard over the label fields the expected axes has."""
     fields = [
         (e.get("title", ""), f.get("title", "")),
-        (e.get("xlabel", "") + " " + e.get("ylabel", ""), f.get("xlabel", "") + " " + f.get("ylabel", "")),
+        (
+            e.get("xlabel", "") + " " + e.get("ylabel", ""),
+            f.get("xlabel", "") + " " + f.get("ylabel", ""),
+        ),
         (" ".join(e.get("legend", [])), " ".join(f.get("legend", []))),
         (_categories(e), _categories(f)),
     ]
@@ -592,7 +604,7 @@ def figure_data_similarity(expected: dict, found: dict) -> float:
     Points are compared as sets with a tolerance of 1% of the expected range
     per dimension (order-insensitive, so plotting order, colours, sizes,
     markers, dpi and figure size do not matter); the same values drawn with
-    another artist kind score 0.8 of a match.  Any malformed record gives 0.
+    another artist kind (line vs bar) score half a match.  Any malformed record gives 0.
     """
     try:
         if expected.get("error") or found.get("error"):

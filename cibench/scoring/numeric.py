@@ -47,9 +47,7 @@ _NUM_RE = re.compile(
 )
 # A sign counts only when it is not preceded by something that makes it an
 # operator or a separator (dates "2020-01-05", ranges "3-5", "x-1").
-_SIGN_BLOCKERS = set("0123456789)]}_") | set(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+_SIGN_BLOCKERS = set("0123456789)]}_") | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SPECIAL_RE = re.compile(
     r"(?<![A-Za-z_])(?P<sign>[-+\u2212])?(?P<word>nan|inf(?:inity)?)(?![A-Za-z_0-9])",
     re.IGNORECASE,
@@ -147,9 +145,7 @@ def _candidates(exp: _Num) -> list[float]:
 
 def _matches(exp: _Num, got: _Num, rel_tol: float, abs_tol: float) -> bool:
     got_values = [got.value, got.value / 100.0] if got.percent else [got.value]
-    return any(
-        _close(e, g, rel_tol, abs_tol) for e in _candidates(exp) for g in got_values
-    )
+    return any(_close(e, g, rel_tol, abs_tol) for e in _candidates(exp) for g in got_values)
 
 
 def _assign(
@@ -240,7 +236,11 @@ def num_match(
         ok = _normalize_text(expected) == _normalize_text(found)
         if ok:
             return True, "no number expected; text equal"
-        return False, f"no number expected; text differs: expected {_short(expected)!r}, found {_short(found)!r}"
+        return (
+            False,
+            f"no number expected; text differs: expected {_short(expected)!r}, "
+            f"found {_short(found)!r}",
+        )
     got_nums = _scan(found)
     if not got_nums:
         return False, f"expected {_list(exp_nums)}, found no number"

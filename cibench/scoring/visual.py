@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 
 import numpy as np
 
@@ -92,8 +93,10 @@ def ssim_cibench(expected_png: bytes, found_png: bytes) -> float:
         from skimage.metrics import structural_similarity
         from skimage.transform import resize
 
-        img2 = np.asarray(iio.imread(expected_png))
-        img1 = np.asarray(iio.imread(found_png))
+        with warnings.catch_warnings():  # imageio's plugin probing is noisy on bad bytes
+            warnings.simplefilter("ignore")
+            img2 = np.asarray(iio.imread(expected_png))
+            img1 = np.asarray(iio.imread(found_png))
         img1 = resize(img1, img2.shape[:2])
         img1 = (255 * img1).astype(np.uint8)
         value = structural_similarity(img1, img2, channel_axis=-1)
