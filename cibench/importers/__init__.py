@@ -1,0 +1,55 @@
+"""Importers: turn other benchmarks into cibench task suites (`cibench import KIND SRC --out DIR`).
+
+Each importer reads a benchmark's own files and writes task notebooks in the format of
+docs/task-format.md into one suite folder, with the data they need in `<out>/data/`. A source
+that cannot become a complete task is reported (malformed, needs assets, no reference) and skipped
+by default, never a crash. Same input gives byte-identical notebooks. See docs/importers.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import UnknownNameError
+from .common import ImportOptions, ImportReport, Skipped
+
+
+class Importer(Protocol):
+    """Reads a benchmark at `src` and writes a cibench suite into `opts.out`."""
+
+    name: str
+    description: str
+
+    def run(self, src: Path, opts: ImportOptions) -> ImportReport: ...
+
+
+def _registry() -> dict[str, Importer]:
+    from .cibench_md import CIBenchImporter
+    from .cruxeval import CruxEvalImporter
+    from .pybench import PyBenchImporter
+    from .qwen_agent import QwenAgentImporter
+
+    found: list[Importer] = [CIBenchImporter(), CruxEvalImporter(), QwenAgentImporter(),
+                             PyBenchImporter()]
+    return {imp.name: imp for imp in found}
+
+
+IMPORTERS: dict[str, Importer] = _registry()
+
+
+def get_importer(name: str) -> Importer:
+    try:
+        return IMPORTERS[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown importer {name!r}; known: {', '.join(sorted(IMPORTERS))}",
+                               hint="cibench import --help") from None
+
+
+def import_suite(kind: str, src: str | Path, opts: ImportOptions) -> ImportReport:
+    """Run the importer `kind` on `src`; writes into `opts.out` and returns what it did."""
+    return get_importer(kind).run(Path(src), opts)
+
+
+__all__ = ["IMPORTERS", "ImportOptions", "ImportReport", "Importer", "Skipped", "get_importer",
+           "import_suite"]
