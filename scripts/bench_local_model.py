@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from cibench.local_model import LOCAL_MODELS, LocalModelServer  # noqa: E402
+from cibench.local_model import LOCAL_MODELS, LocalModelServer
 
 DATA = {
     "data/x.csv": "a,b,c\n1,10,x\n2,20,y\n3,35,x\n4,40,y\n5,55,x\n",
@@ -50,7 +50,7 @@ SYSTEMS = {
               "The user will reply with the output after 'Response:'."),
 }
 
-FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:\n```|$)", re.S)
+FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:\n```|$)", re.DOTALL)
 
 
 def extract_code(text: str) -> str | None:
@@ -69,7 +69,8 @@ def run_code(code: str) -> tuple[bool, str]:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(content)
         try:
-            r = subprocess.run([sys.executable, "-c", code], cwd=d, capture_output=True, text=True, timeout=30)
+            r = subprocess.run([sys.executable, "-c", code], cwd=d, capture_output=True, text=True,
+                               timeout=30, check=False)
         except subprocess.TimeoutExpired:
             return False, "timeout"
         return r.returncode == 0, (r.stdout + r.stderr)[-400:]

@@ -34,6 +34,7 @@ def test_default_model_is_registered():
     assert lm.DEFAULT_LOCAL_MODEL in lm.LOCAL_MODELS
     for spec in lm.LOCAL_MODELS.values():
         assert "\nResponse:" in spec.stops and spec.stop
+        assert len(spec.stops) <= lm.MAX_STOPS  # litellm drops any beyond 4
 
 
 def test_missing_gguf_path_is_a_clear_error(tmp_path):
@@ -111,7 +112,8 @@ def test_server_start_failure_reports_its_stderr(tmp_path):
     fake = _fake_python(tmp_path, fail=True)
 
     async def go():
-        async with lm.LocalModelServer(str(gguf), python=str(fake), startup_timeout=20):
+        async with lm.LocalModelServer(str(gguf), python=str(fake), startup_timeout=20,
+                                       log_path=tmp_path / "server.log"):
             pass
 
     with pytest.raises(LocalModelError, match="exited with status 3.*error loading model: boom"):
