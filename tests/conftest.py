@@ -68,3 +68,21 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the shared datasets are only beside CI's clone")
     return SHARED
+
+
+@pytest.fixture
+def openai_server():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (see tests/openai_server.py)."""
+    from openai_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """Model-call retries back off in milliseconds instead of seconds."""
+    from cibench.agents import llm
+
+    monkeypatch.setattr(llm, "RETRY_BASE_SECONDS", 0.01)
+    monkeypatch.setattr(llm, "RETRY_MAX_SECONDS", 0.05)

@@ -1,0 +1,90 @@
+"""The response cache: every model answer is kept in the run folder before it is used.
+
+`<run>/<model>/responses.jsonl`, one JSON object a line: `key` (sha256 of the model name, the call
+parameters and the messages), the normalized reply (`content`, `tool_calls`, `finish_reason`), its
+usage as first paid for, and when. A line is written and fsynced before the reply goes back to the
+session, so a run killed at any moment resumes (`cibench run` again, same `--out`) without paying
+for any call twice. The key never covers the API key or the API base (the embedded model's port
+changes between runs); a torn last line from a kill is skipped.
+
+Not litellm's `Cache(type="local")`: in litellm 1.106 it crashes on its first hit unless
+fastapi, orjson and soundfile are installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "responses.jsonl"
+CACHE_VERSION = 1
+#: call parameters that never go into the key (secrets, transport details)
+_UNKEYED = {"api_key", "api_base", "base_url", "timeout", "request_timeout", "max_retries",
+            "num_retries", "extra_headers", "headers", "drop_params"}
+
+
+def cache_key(model: str, params: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    payload = {"v": CACHE_VERSION, "model": model,
+               "params": {k: v for k, v in sorted(params.items()) if k not in _UNKEYED},
+               "messages": messages}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """An append-only JSONL map from call key to reply, loaded once, fsynced on every write."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / CACHE_FILE
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            return
+        bad = 0
+        with self.path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                    self._entries[entry["key"]] = entry
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+        if bad:
+            log.warning("%s: skipped %d unreadable line(s) (a run killed mid-write?)", self.path, bad)
+        log.info("response cache %s: %d entries", self.path, len(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, model: str, reply: dict[str, Any], usage: dict[str, Any]) -> None:
+        entry = {"key": key, "model": model, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                     time.gmtime()),
+                 "reply": reply, "usage": usage}
+        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a torn last line (killed mid-write) must not glue onto this one
+        needs_newline = False
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open("rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                needs_newline = fh.read(1) != b"\n"
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(("\n" if needs_newline else "") + line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._entries[key] = entry
