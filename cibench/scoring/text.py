@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-
-from rouge_score import rouge_scorer
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,11 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-_CIBENCH_SCORER = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=False)
+@functools.lru_cache(maxsize=1)
+def _cibench_scorer() -> Any:
+    """rouge-score's ROUGE-1 scorer, built on first use (importing it pulls in nltk, ~3 s)."""
+    from rouge_score import rouge_scorer
+    return rouge_scorer.RougeScorer(["rouge1"], use_stemmer=False)
 
 
 def text_score(expected: str, found: str) -> float:
@@ -103,4 +107,4 @@ def text_score_cibench(expected: str, found: str) -> float:
     ``RougeScorer(['rouge1'], use_stemmer=False).score(expected, found)``.
     Text with no ``[a-z0-9]`` token (e.g. Chinese) scores 0, as in the anchor.
     """
-    return float(_CIBENCH_SCORER.score(expected, found)["rouge1"].fmeasure)
+    return float(_cibench_scorer().score(expected, found)["rouge1"].fmeasure)
