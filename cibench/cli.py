@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -14,7 +15,8 @@ from typing import Any
 from . import __version__
 from .agents.base import AgentOptions
 from .errors import CibenchError
-from .kernel import KernelLimits, OutputCaps
+from .kernel import INTERRUPT_GRACE, KernelLimits, OutputCaps
+from .sandbox import SandboxOptions
 from .session import SessionSettings
 
 log = logging.getLogger("cibench")
@@ -59,13 +61,54 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _vis_judge_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("vision judge (docs/scoring.md)")
+    group.add_argument("--vis-judge", metavar="MODEL",
+                       help="a vision model (litellm name) that judges each figure against the "
+                            "instruction; recorded as vis_judge, answers cached in the run folder")
+    group.add_argument("--vis-judge-variant", choices=["rubric", "binary"], default="rubric",
+                       help="rubric: 1-10 as CIBench; binary: right/wrong as Qwen-Agent")
+    group.add_argument("--vis-judge-api-base", metavar="URL",
+                       help="OpenAI-compatible server of the judge")
+    group.add_argument("--vis-judge-key-env", metavar="VAR",
+                       help="environment variable that holds the judge's API key")
+
+
+def _vis_judge(args: argparse.Namespace) -> dict[str, Any] | None:
+    if not getattr(args, "vis_judge", None):
+        return None
+    from .scoring.vis_judge import JudgeSettings
+    return JudgeSettings(model=args.vis_judge, variant=args.vis_judge_variant,
+                         api_base=args.vis_judge_api_base,
+                         api_key_env=args.vis_judge_key_env).as_params()
+
+
+def _limit(text: str) -> int:
+    """A resource limit: a whole number, 0 meaning none."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (no limit) or more")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (naming the flag and pointing at --help), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cibench", description="Evaluate LLM agents that use a Jupyter code interpreter.")
     parser.add_argument("--version", action="version", version=f"cibench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     val = sub.add_parser("validate", help="execute task references and store ground truth")
     val.add_argument("paths", nargs="+", help="task notebooks or folders of them")
@@ -94,9 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scoring profile (see docs/scoring.md)")
     run.add_argument("--jobs", type=_positive_int, default=2,
                      help="tasks run at once, each in its own kernel (default 2)")
-    run.add_argument("--memory-limit", type=_positive_int, metavar="MB",
-                     help="address-space limit of each kernel in MiB (default: none)")
-    run.add_argument("--keep-scratch", action="store_true",
+    box = run.add_argument_group("sandbox (see docs/sandbox.md)")
+    box.add_argument("--memory-limit", type=_limit, metavar="MB",
+                     help="address-space limit of each kernel in MiB; 0 for none (default: 80%% "
+                          "of physical memory split over --jobs, at least 1024)")
+    box.add_argument("--cpu-limit", type=_limit, default=3600, metavar="S",
+                     help="CPU seconds a kernel process may use before it is killed and "
+                          "restarted; 0 for none (default 3600)")
+    box.add_argument("--no-network", action="store_true",
+                     help="run kernels in an empty network namespace (no network at all)")
+    box.add_argument("--kernel-user", default="auto", metavar="USER",
+                     help="auto: when run as root, each kernel runs as a uid of its own; off: as "
+                          "the invoking user; or a user name/uid (default auto)")
+    box.add_argument("--interrupt-grace", type=_positive_float, default=INTERRUPT_GRACE,
+                     metavar="S", help="seconds an interrupted cell gets to stop before the "
+                                       f"kernel is restarted (default {INTERRUPT_GRACE:g})")
+    box.add_argument("--keep-scratch", action="store_true",
                      help="keep each session's working directory (for debugging)")
     llm = run.add_argument_group("model calls")
     llm.add_argument("--protocol", choices=["react", "tools", "markdown"], default="react",
@@ -121,12 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not append 'Please use … modules.' to instructions")
     llm.add_argument("--price", type=_price, metavar="IN,OUT",
                      help="USD per million tokens in and out, for models litellm has no price for")
+    llm.add_argument("--samples", type=_positive_int, default=1, metavar="N",
+                     help="answer each task N times in fresh kernels and report pass@1/5/N "
+                          "(use with --temperature > 0; see docs/scoring.md)")
+    _vis_judge_args(run)
 
     score = sub.add_parser("score", help="re-score a run folder without a model or kernel")
     score.add_argument("run_dir", type=Path)
     score.add_argument("--scoring", choices=["default", "cibench"],
                        help="profile to score with (default: the run's own)")
     score.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
+    _vis_judge_args(score)
 
     batch = sub.add_parser("batch", help="a grid of models × modes run as a papermill notebook")
     batch.add_argument("paths", nargs="+", help="task suites or notebooks")
@@ -145,6 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dirs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("reports/out/report"),
                      help="writes OUT.md and OUT.json (default reports/out/report)")
+
+    imp = sub.add_parser("import", help="turn another benchmark into a task suite "
+                                        "(cibench, cruxeval, qwen-agent, pybench)")
+    imp.add_argument("kind", help="importer: cibench, cruxeval, qwen-agent or pybench")
+    imp.add_argument("src", type=Path, help="the benchmark's files (see docs/importers.md)")
+    imp.add_argument("--out", type=Path, required=True, help="suite folder, e.g. notebooks/cruxeval")
+    imp.add_argument("--language", choices=["en", "zh"], default="en")
+    imp.add_argument("--include-incomplete", action="store_true",
+                     help="also write tasks that need assets or have no reference")
+    imp.add_argument("--limit", type=_positive_int, help="at most this many tasks")
+    imp.add_argument("--ids", nargs="+", metavar="ID", help="only these source ids")
+    imp.add_argument("--task", choices=["output", "input"], default="output",
+                     help="cruxeval: output (CRUXEval-O) or input (CRUXEval-I) prediction")
     return parser
 
 
@@ -162,6 +236,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     for row in summary["results"]:
         metrics = ", ".join(f"{k} {v:.1f}" for k, v in row["metrics"].items() if v is not None)
         errors = f", {len(row['errors'])} errors" if row["errors"] else ""
+        if row.get("pass_at_k"):
+            metrics += ", " + ", ".join(f"{k} {v:.1f}" for k, v in row["pass_at_k"].items())
         print(f"{row['model']} [{row['mode']}, {row['scoring']}]: {row['tasks']} tasks, "
               f"{row['steps']} steps{errors}: {metrics}")
     print(f"sessions and summary.json in {out}")
@@ -169,11 +245,14 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 async def _main(args: argparse.Namespace) -> int:
     from .groundtruth import ensure_truth
+    from .preflight import check_data_files
     from .runner import RunOptions, rescore, run_benchmark
     from .task import load_tasks
 
     if args.command == "validate":
         tasks = load_tasks(args.paths)
+        for task in tasks:
+            check_data_files(task)
         sem = asyncio.Semaphore(args.jobs)
 
         async def one(task: Any) -> None:
@@ -184,12 +263,19 @@ async def _main(args: argparse.Namespace) -> int:
         await asyncio.gather(*(one(t) for t in tasks))
         return 0
     if args.command == "run":
-        settings = SessionSettings(limits=KernelLimits(memory_mb=args.memory_limit),
-                                   caps=OutputCaps(), keep_scratch=args.keep_scratch)
+        limits = KernelLimits.default(
+            jobs=args.jobs, memory_mb=-1 if args.memory_limit is None else args.memory_limit)
+        limits = dataclasses.replace(limits, cpu_seconds=args.cpu_limit or None)
+        settings = SessionSettings(limits=limits, caps=OutputCaps(),
+                                   keep_scratch=args.keep_scratch,
+                                   sandbox=SandboxOptions(user=args.kernel_user,
+                                                          network=not args.no_network),
+                                   interrupt_grace=args.interrupt_grace)
         opts = RunOptions(paths=args.paths, models=args.models or ["local"], mode=args.mode,
                           out=args.out, oracle_dir=args.oracle_dir, attempts=args.attempts,
                           timeout=args.timeout, scoring=args.scoring, jobs=args.jobs,
-                          run_id=args.run_id, agent=_agent_options(args), settings=settings)
+                          run_id=args.run_id, agent=_agent_options(args), settings=settings,
+                          samples=args.samples, vis_judge=_vis_judge(args))
         result = await run_benchmark(opts)
         _print_summary(result.summary, result.out)
         if result.errors:
@@ -198,7 +284,7 @@ async def _main(args: argparse.Namespace) -> int:
             return 1
         return 0
     if args.command == "score":
-        result = await rescore(args.run_dir, args.oracle_dir, args.scoring)
+        result = await rescore(args.run_dir, args.oracle_dir, args.scoring, _vis_judge(args))
         _print_summary(result.summary, result.out)
         return 0
     if args.command == "batch":
@@ -218,6 +304,13 @@ async def _main(args: argparse.Namespace) -> int:
         for entry in report["leaderboard"]:
             print(" ".join(f"{k}={v}" for k, v in entry.items() if v is not None))
         print(f"report in {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
+        return 0
+    if args.command == "import":
+        from .importers import ImportOptions, import_suite
+        result = import_suite(args.kind, args.src, ImportOptions(
+            out=args.out, language=args.language, include_incomplete=args.include_incomplete,
+            limit=args.limit, ids=args.ids, task=args.task))
+        print(result.summary())
         return 0
     raise AssertionError(args.command)
 
@@ -241,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cibench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an environment problem: one line, traceback on --debug
+        if args.debug:
+            raise
+        text = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"cibench: internal error: {type(exc).__name__}: {text} (rerun with --debug for "
+              "the traceback; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -66,3 +66,11 @@ class LocalModelError(AgentError):
 
 class RunDirError(CibenchError):
     """A run directory is unusable (another run's config, unreadable records)."""
+
+
+class SandboxError(CibenchError):
+    """The OS cannot contain the kernel as asked (--no-network, --kernel-user)."""
+
+
+class UsageError(CibenchError):
+    """A command-line flag or argument is wrong."""

@@ -40,6 +40,19 @@ def make_scratch(task: Task, root: str | Path | None = None) -> Path:
     return scratch
 
 
+def make_sandbox_dirs(task: Task, root: str | Path | None = None) -> tuple[Path, Path, Path]:
+    """A fresh folder for one session: `work/` (the kernel's cwd, a copy of the task's `data/`)
+    and `home/` (the kernel's HOME: caches, dotfiles), side by side so the model's cwd holds
+    only the task's files. Returns (folder, work, home); remove the folder when done."""
+    top = Path(tempfile.mkdtemp(prefix=f"cibench-{task.path.stem}-", dir=root))
+    work, home = top / "work", top / "home"
+    work.mkdir()
+    home.mkdir()
+    if task.data_dir.is_dir():
+        shutil.copytree(task.data_dir, work / "data")
+    return top, work, home
+
+
 def remove_tree(path: str | Path) -> None:
     """Remove a scratch folder even if model code made parts of it read-only."""
     def _unlock(func: Any, p: str, _exc: Any) -> None:

@@ -11,11 +11,13 @@ kernel does not answer the interrupt (a C-level loop ignores SIGINT), the kernel
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import re
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .errors import KernelError
 from .records import Execution
+from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,9 @@ KERNEL_NAME = "cibench-python"
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 SECRET_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_|^AZURE_|_API_BASE$",
                        re.IGNORECASE)
-DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN"}
+DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN", "PYTEST_CURRENT_TEST"}
 INTERRUPT_GRACE = 5.0
+DROPPED_MIME = "application/vnd.cibench.dropped+json"
 
 
 def kernels_dir() -> Path:
@@ -53,9 +57,36 @@ def scrubbed_environment(base: dict[str, str] | None = None) -> dict[str, str]:
         if name in DROPPED_ENV or SECRET_RE.search(name) or name.startswith("LITELLM"):
             del env[name]
     env["PYTHONHASHSEED"] = "0"
+    # few malloc arenas: each thread's arena reserves 64 MiB of address space, which would make
+    # an address-space limit depend on the number of cores (OpenBLAS starts one thread per core)
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     env["CIBENCH_KERNEL"] = "1"
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+DEFAULT_CPU_SECONDS = 3600  # per kernel process lifetime; a restart starts a new count
+DEFAULT_FILE_SIZE_MB = 1024  # largest file the kernel may write
+DEFAULT_PROCESSES = 512  # processes and threads of the session's own uid (root is exempt)
+DEFAULT_OPEN_FILES = 4096
+MIN_MEMORY_MB = 2048  # measured: 1024 MiB can hang or kill the usual imports
+
+
+def total_memory_mb() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_memory_mb(jobs: int = 1) -> int:
+    """A safe share of the machine: 80% of physical memory split over the kernels running at
+    once (an address-space limit bounds resident memory too, so together they cannot exhaust
+    RAM), and never below MIN_MEMORY_MB."""
+    total = total_memory_mb()
+    if total is None:
+        return 4 * MIN_MEMORY_MB
+    return max(MIN_MEMORY_MB, int(total * 0.8) // max(1, jobs))
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,15 @@ class KernelLimits:
     file_size_mb: int | None = None
     processes: int | None = None
     open_files: int | None = None
+
+    @classmethod
+    def default(cls, jobs: int = 1, memory_mb: int | None = -1) -> "KernelLimits":
+        """The limits `cibench run` uses unless told otherwise (see docs/sandbox.md)."""
+        if memory_mb == -1:
+            memory_mb = default_memory_mb(jobs)
+        return cls(memory_mb=memory_mb or None, cpu_seconds=DEFAULT_CPU_SECONDS,
+                   file_size_mb=DEFAULT_FILE_SIZE_MB, processes=DEFAULT_PROCESSES,
+                   open_files=DEFAULT_OPEN_FILES)
 
     def prlimit_prefix(self) -> list[str]:
         args = []
@@ -95,7 +135,90 @@ class OutputCaps:
 
     text_chars: int = 100_000
     images: int = 20
+    outputs: int = 200  # display/result outputs (not counting streams)
     traceback_frames: int = 3
+
+
+# Installed in every kernel after the startup code. Caps what a cell can publish *inside the
+# kernel*, so a flood (50 MB printed, 100k display() calls, 2000 figures) costs the kernel and
+# the iopub channel no more than the caps: past them, stream writes are dropped with a counter,
+# and figures/displays are dropped before they are rendered. Only cells run with
+# store_history=True (the model's code, checks, references) are capped; cibench's own helper
+# cells are not. What was dropped is reported after the cell as one display_data of mimetype
+# DROPPED_MIME, which the host folds into its own truncation marker.
+GUARD_CODE = r'''
+def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
+    import sys
+    ip = get_ipython()
+    st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
+          "d_outs": 0}
+
+    def pre(info=None):
+        for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
+            if not getattr(stream.write, "_cibench_capped", False):
+                wrap_stream(stream)
+        st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
+                  images=0, d_images=0, outs=0, d_outs=0)
+
+    def post(result=None):
+        if st["armed"] and (st["d_chars"] or st["d_images"] or st["d_outs"]):
+            ip.display_pub.publish(data={mime: {"chars": st["d_chars"], "images": st["d_images"],
+                                                "outputs": st["d_outs"]}}, metadata={})
+        st["armed"] = False
+
+    def wrap_stream(stream):
+        write = stream.write
+
+        def capped_write(s):
+            if not st["armed"] or not isinstance(s, str):
+                return write(s)
+            room = text_limit - st["chars"]
+            n = len(s)
+            if n <= room:
+                st["chars"] += n
+                return write(s)
+            st["d_chars"] += n - max(room, 0)
+            if room > 0:
+                st["chars"] = text_limit
+                write(s[:room])
+            return n
+        capped_write._cibench_capped = True
+        stream.write = capped_write
+
+    def is_figure(obj):
+        mod = sys.modules.get("matplotlib.figure")
+        return mod is not None and isinstance(obj, mod.Figure)
+
+    fmt = ip.display_formatter.format
+
+    def capped_format(obj, *args, **kwargs):
+        if not st["armed"]:
+            return fmt(obj, *args, **kwargs)
+        if st["outs"] >= output_limit:
+            st["d_outs"] += 1
+            return {}, {}
+        if st["images"] >= image_limit and is_figure(obj):
+            st["d_images"] += 1
+            return {}, {}
+        result = fmt(obj, *args, **kwargs)
+        data = result[0] if isinstance(result, tuple) else result
+        if any(k.startswith("image/") for k in data or ()):
+            if st["images"] >= image_limit:
+                st["d_images"] += 1
+                return {}, {}
+            st["images"] += 1
+        st["outs"] += 1
+        return result
+
+    if hasattr(type(ip), "_tee"):
+        # IPython 9 re-wraps stream.write around every cell to keep all output in memory for
+        # its output history (unused here): it would sit outside our cap and keep a flood alive.
+        import contextlib
+        ip._tee = lambda channel: contextlib.nullcontext()
+    ip.display_formatter.format = capped_format
+    ip.events.register("pre_run_cell", pre)
+    ip.events.register("post_run_cell", post)
+'''
 
 
 class _Manager(AsyncKernelManager):
@@ -143,6 +266,8 @@ class _Collector:
         self.truncated = False
         self.dropped_chars = 0
         self.dropped_images = 0
+        self.dropped_outputs = 0
+        self.displays = 0
 
     def _take_text(self, text: str) -> str:
         room = self.caps.text_chars - self.text_used
@@ -167,6 +292,19 @@ class _Collector:
 
     def data(self, kind: str, content: dict[str, Any]) -> None:
         data = dict(content.get("data", {}))
+        if DROPPED_MIME in data:  # what the kernel-side guard dropped
+            dropped = data[DROPPED_MIME]
+            if isinstance(dropped, str):
+                dropped = json.loads(dropped)
+            self.dropped_chars += int(dropped.get("chars", 0))
+            self.dropped_images += int(dropped.get("images", 0))
+            self.dropped_outputs += int(dropped.get("outputs", 0))
+            self.truncated = True
+            return
+        if self.displays >= self.caps.outputs:
+            self.truncated = True
+            self.dropped_outputs += 1
+            return
         if "image/png" in data:
             if self.images >= self.caps.images:
                 self.truncated = True
@@ -181,6 +319,9 @@ class _Collector:
             del data["text/html"]
         if "text/plain" in data:
             data["text/plain"] = self._take_text(data["text/plain"])
+            if not data["text/plain"] and len(data) == 1 and kind == "display_data":
+                return  # nothing left to show once the text budget is spent
+        self.displays += 1
         out: dict[str, Any] = {"output_type": kind, "data": data,
                                "metadata": content.get("metadata", {}) or {}}
         if kind == "execute_result":
@@ -203,14 +344,23 @@ class _Collector:
                 bits.append(f"{self.dropped_chars} characters")
             if self.dropped_images:
                 bits.append(f"{self.dropped_images} figures")
+            if self.dropped_outputs:
+                bits.append(f"{self.dropped_outputs} other outputs")
             self.outputs.append({"output_type": "stream", "name": "stderr",
-                                 "text": f"\n[cibench: output cut; dropped {' and '.join(bits)}]\n"})
+                                 "text": "\n[cibench: output cut; dropped "
+                                         f"{', '.join(bits) or 'some output'}]\n"})
         return self.outputs, self.truncated
 
 
 @dataclass
 class KernelSession:
-    """One live kernel in one working directory. Use as `async with KernelSession(dir) as k`."""
+    """One live kernel in one working directory. Use as `async with KernelSession(dir) as k`.
+
+    Faults are data, not exceptions: `execute` records a cell that errs, outlives `timeout`
+    (interrupted; restarted when the interrupt goes unanswered for `interrupt_grace` s) or
+    kills the kernel (restarted), and `restarts` counts restarts so the caller can rebuild state.
+    Only infrastructure failures (the kernel cannot start or restart) raise `KernelError`.
+    """
 
     workdir: Path
     timeout: float = 60.0
@@ -220,11 +370,14 @@ class KernelSession:
     kernel_name: str = KERNEL_NAME
     cmd_prefix: list[str] = field(default_factory=list)
     restarts: int = 0
+    interrupt_grace: float = INTERRUPT_GRACE
+    sandbox: Sandbox | None = None
 
     _km: _Manager | None = field(default=None, init=False, repr=False)
     _kc: Any = field(default=None, init=False, repr=False)
     _ipc_dir: Path | None = field(default=None, init=False, repr=False)
     _log: Any = field(default=None, init=False, repr=False)
+    _starting: bool = field(default=False, init=False, repr=False)
 
     async def __aenter__(self) -> "KernelSession":
         await self.start()
@@ -240,19 +393,48 @@ class KernelSession:
         km = _Manager(kernel_name=self.kernel_name, kernel_spec_manager=spec_manager,
                       transport="ipc", ip=str(self._ipc_dir / "kernel"),
                       connection_file=str(self._ipc_dir / "connection.json"))
-        km.cmd_prefix = [*self.cmd_prefix, *self.limits.prlimit_prefix()]
+        box = self.sandbox
+        limits = self.limits.prlimit_prefix()
+        km.cmd_prefix = [*self.cmd_prefix, *(box.prefix(limits) if box else limits)]
         self._km = km
         started = time.monotonic()
+        env = scrubbed_environment()
         try:
+            if box is not None:
+                env = box.environment(env)
+                km.write_connection_file()  # written now so the sandbox user can own it
+                box.prepare(self._ipc_dir, self.workdir, *([box.home] if box.home else []))
             self._log = open(self._ipc_dir / "kernel.log", "ab")
-            await km.start_kernel(env=scrubbed_environment(), cwd=str(self.workdir),
+            await km.start_kernel(env=env, cwd=str(self.workdir),
                                   stdout=self._log, stderr=self._log)
+            await self._connect()
         except Exception as exc:
+            reason = self._log_tail() or str(exc)
             await self.shutdown()
-            raise KernelError(f"could not start kernel {self.kernel_name!r}: {exc}",
-                              path=kernels_dir(), hint="is ipykernel installed?") from exc
-        await self._connect()
+            hint = "is ipykernel installed?"
+            if box is not None and box.uid is not None:
+                hint = (f"the kernel runs as uid {box.uid}, which must be able to read the Python "
+                        "installation; make it world-readable or pass --kernel-user off")
+            if isinstance(exc, KernelError):
+                raise KernelError(f"{exc.message}; kernel log: {reason}" if reason != str(exc)
+                                  else exc.message, path=kernels_dir(), hint=hint) from exc
+            raise KernelError(f"could not start kernel {self.kernel_name!r}: {reason}",
+                              path=kernels_dir(), hint=hint) from exc
         log.debug("kernel started in %.2f s (%s)", time.monotonic() - started, self.workdir)
+
+    def _log_tail(self, chars: int = 300) -> str:
+        """The last line(s) the kernel process wrote to its own stdout/stderr."""
+        if self._ipc_dir is None:
+            return ""
+        try:
+            with open(self._ipc_dir / "kernel.log", "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - chars))
+                text = fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in ANSI_RE.sub("", text).splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
 
     async def _connect(self) -> None:
         assert self._km is not None
@@ -264,11 +446,20 @@ class KernelSession:
             kc.stop_channels()
             raise KernelError(f"kernel did not become ready: {exc}") from exc
         self._kc = kc
-        if self.startup_code:
-            result = await self.execute(self.startup_code, timeout=60, store_history=False)
+        guard = (GUARD_CODE + f"\n__cibench_install_guard({self.caps.text_chars}, "
+                 f"{self.caps.images}, {self.caps.outputs}, {DROPPED_MIME!r})\n"
+                 "del __cibench_install_guard\n")
+        for what, code in (("startup code", self.startup_code), ("output guard", guard)):
+            if not code:
+                continue
+            self._starting = True
+            try:
+                result = await self.execute(code, timeout=60, store_history=False)
+            finally:
+                self._starting = False
             if not result.ok:
                 err = result.error or {}
-                raise KernelError("kernel startup code failed: "
+                raise KernelError(f"kernel {what} failed: "
                                   f"{err.get('ename', result.status)}: {err.get('evalue', '')}")
 
     async def shutdown(self) -> None:
@@ -292,36 +483,64 @@ class KernelSession:
     async def is_alive(self) -> bool:
         return self._km is not None and await self._km.is_alive()
 
+    async def _exit_reason(self) -> str:
+        """How the kernel process ended: 'killed by SIGKILL', 'exit code 1', or ''."""
+        try:
+            provisioner = self._km.provisioner if self._km is not None else None
+            code = await provisioner.poll() if provisioner is not None else None
+        except Exception:
+            code = None
+        if code is None:
+            return ""
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            why = {"SIGKILL": "; out of memory or killed", "SIGXCPU": "; CPU time limit",
+                   "SIGSEGV": "; segmentation fault", "SIGABRT": "; aborted",
+                   "SIGXFSZ": "; file size limit"}.get(name, "")
+            return f"killed by {name}{why}"
+        return f"exit code {code}"
+
     async def restart(self) -> None:
         """A fresh kernel process in the same working directory; all state is lost."""
         assert self._km is not None
         self.restarts += 1
+        started = time.monotonic()
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
         try:
             await self._km.restart_kernel(now=True)
+            await self._connect()
         except Exception as exc:
             raise KernelError(f"could not restart the kernel: {exc}") from exc
-        await self._connect()
-        log.info("kernel restarted (%s)", self.workdir)
+        log.info("kernel restarted in %.2f s (%s)", time.monotonic() - started, self.workdir)
 
     async def interrupt(self) -> None:
         if self._km is not None:
-            await self._km.interrupt_kernel()
+            try:
+                await self._km.interrupt_kernel()
+            except Exception as exc:  # a dead kernel cannot be interrupted; restart handles it
+                log.debug("interrupt: %s", exc)
 
     async def execute(self, code: str, *, timeout: float | None = None,
-                      store_history: bool = True) -> Execution:
-        """Run code; never raises for what the code does (errors, hangs, death are recorded)."""
+                      store_history: bool = True, caps: OutputCaps | None = None) -> Execution:
+        """Run code; never raises for what the code does (errors, hangs, death are recorded).
+
+        `caps` overrides the session's output caps on the host side (cibench's own helper
+        cells, run with store_history=False, are not capped in the kernel either)."""
         if self._kc is None:
             raise KernelError("kernel is not running")
         timeout = self.timeout if timeout is None else timeout
         kc = self._kc
-        collector = _Collector(self.caps)
+        collector = _Collector(caps or self.caps)
         started = time.monotonic()
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
                             stop_on_error=False)
         deadline = started + timeout
+        grace = min(self.interrupt_grace, max(1.0, timeout))
         status = "ok"
         note = ""
         interrupted_at: float | None = None
@@ -331,19 +550,30 @@ class KernelSession:
                 log.info("cell ran past %.0f s; interrupting", timeout)
                 await self.interrupt()
                 interrupted_at = now
-                status, note = "timeout", f"interrupted after {timeout:.0f} s"
-            if interrupted_at is not None and now - interrupted_at >= INTERRUPT_GRACE:
-                note = f"no answer {INTERRUPT_GRACE:.0f} s after interrupt at {timeout:.0f} s; " \
-                       "kernel restarted, state lost"
+                status, note = "timeout", f"interrupted after {timeout:g} s"
+            if interrupted_at is not None and now - interrupted_at >= grace:
+                if self._starting:
+                    raise KernelError(f"the kernel's startup code ran past {timeout:g} s",
+                                      hint="is --memory-limit too low?")
+                note = (f"no answer {grace:g} s after the interrupt at {timeout:g} s; "
+                        "the kernel was restarted and its state was lost")
                 await self.restart()
                 break
             wait = max(0.05, min(1.0, (deadline if interrupted_at is None
-                                        else interrupted_at + INTERRUPT_GRACE) - now))
+                                        else interrupted_at + grace) - now))
             try:
                 msg = await kc.get_iopub_msg(timeout=wait)
             except queue.Empty:
                 if not await self.is_alive():
-                    status, note = "died", "the kernel died; it was restarted and state was lost"
+                    reason = await self._exit_reason()
+                    if self._starting:
+                        raise KernelError("the kernel died while starting"
+                                          f"{f' ({reason})' if reason else ''}",
+                                          hint="is --memory-limit too low?")
+                    status = "died"
+                    note = (f"the kernel died{f' ({reason})' if reason else ''}; it was "
+                            "restarted and its state was lost")
+                    log.info("kernel died (%s); restarting", reason or "unknown cause")
                     await self.restart()
                     break
                 continue

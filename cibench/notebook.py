@@ -26,6 +26,7 @@ LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension
                  "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython", "version": 3}}
 METRIC_LABELS = [("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                  ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "Vis data"),
+                 ("vis_judge_score", "Vis judge"),
                  ("check_rate", "Check")]
 MODE_NAMES = {"e2e": "end-to-end", "oracle": "oracle"}
 

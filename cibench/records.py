@@ -125,6 +125,7 @@ class StepScore(BaseModel):
     text: float | None = None
     vis: float | None = None
     vis_data: float | None = None
+    vis_judge: float | None = None  # a vision model's verdict on the figure (--vis-judge)
     check: float | None = None
     passed: bool = False
     failure: str | None = None  # category, e.g. "runtime error: KeyError", "wrong answer"

@@ -17,13 +17,14 @@ from .errors import RunDirError
 from .fsutil import atomic_write_json, atomic_write_text
 from .records import SCHEMA_VERSION, SessionRecord, StepRecord
 from .runner import collect_sessions
+from .sampling import pass_at_k_table
 from .scoring.aggregate import pool
 
 LEADERBOARD_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                        ("text_score", "Text"), ("vis_score", "Vis"))
 TABLE_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                  ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "VisData"),
-                 ("check_rate", "Check"))
+                 ("vis_judge_score", "VisJudge"), ("check_rate", "Check"))
 
 
 def _group_steps(records: list[SessionRecord], key: str) -> dict[str, list[StepRecord]]:
@@ -68,6 +69,10 @@ def build_report(run_dirs: list[Path]) -> dict[str, Any]:
             "failures": dict(Counter(s.score.failure for s in steps
                                      if s.score and s.score.failure).most_common()),
         })
+        sampled = pass_at_k_table(recs)
+        if sampled:
+            rows[-1].update(sessions=len(done), tasks=sampled["tasks"],
+                            samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
     return {"schema_version": SCHEMA_VERSION, "runs": [str(p) for p in run_dirs],
             "rows": rows, "leaderboard": leaderboard(rows)}
 
@@ -122,6 +127,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{row['tasks']} tasks, {row['steps']} steps"
                 + (f", {row['errors']} sessions with infrastructure errors" if row["errors"]
                    else ""), ""]
+        if row.get("pass_at_k"):
+            out += [f"{row['samples']} samples per task: " + ", ".join(
+                f"{k} {v:.1f}" for k, v in row["pass_at_k"].items())
+                + " (a sample passes when all its steps pass)", ""]
         keys = [k for k, _ in TABLE_METRICS]
         heads = [label for _, label in TABLE_METRICS]
         out += [_table(["", "steps"] + heads,

@@ -11,9 +11,13 @@ A second `run` with the same `--out` skips sessions already complete and redoes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
+import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,8 +30,12 @@ from .errors import CibenchError, RunDirError
 from .fsutil import atomic_write_json
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
 from .notebook import read_session, write_session
+from .preflight import check_data_files
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
+from .sampling import pass_at_k_table
+from .sandbox import check_available
 from .scoring.aggregate import pool
+from .scoring.vis_judge import judge_session
 from .session import SessionSettings, run_session, score_session
 from .task import Task, load_tasks
 
@@ -52,6 +60,8 @@ class RunOptions:
     timeout: float = 60.0
     scoring: str = "default"
     jobs: int = 2
+    samples: int = 1  # --samples N: each task answered N times (see sampling.py)
+    vis_judge: dict[str, Any] | None = None  # --vis-judge: JudgeSettings.as_params()
     run_id: str | None = None
     agent: AgentOptions = field(default_factory=AgentOptions)
     settings: SessionSettings = field(default_factory=SessionSettings)
@@ -89,6 +99,7 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
     atomic_write_json(path, {"schema_version": SCHEMA_VERSION, "run_id": run_id,
                              "cibench_version": __version__, "models": opts.models,
                              "tasks": opts.paths, "protocol": opts.agent.protocol,
+                             "samples": opts.samples, "vis_judge": opts.vis_judge,
                              "environment": environment_fingerprint(), **wanted})
     return run_id
 
@@ -124,6 +135,8 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
     params = {"temperature": opts.agent.temperature, "max_tokens": opts.agent.max_tokens,
               "seed": opts.agent.seed, "feedback_chars": opts.agent.feedback_chars,
               "module_hint": opts.agent.module_hint, **opts.agent.model_args}
+    if opts.vis_judge:
+        params["vis_judge"] = opts.vis_judge
     config = RunConfig(run_id=run_id, model=model, mode=opts.mode,  # type: ignore[arg-type]
                        protocol=agent.protocol, attempts=opts.attempts, scoring=opts.scoring,
                        timeout=opts.timeout, params=params)
@@ -138,6 +151,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
             log.info("%s %s: running (%s)", model, task.id, opts.mode)
             truth = truths[task.id]
             record = await run_session(task, agent, truth, config, opts.settings)
+            await judge_session(record, out)
             expected = {s.index: s.execution for s in truth.steps}
             write_session(path, record, expected)
             log.info("%s %s: %s %s", model, task.id, record.status,
@@ -170,6 +184,10 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
                       "kernel_seconds": round(sum(r.kernel_seconds for r in recs), 3)},
             "failures": dict(sorted(failures.items())),
         })
+        sampled = pass_at_k_table(recs)
+        if sampled:
+            results[-1].update(sessions=len(done), tasks=sampled["tasks"],
+                               samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
     return {"schema_version": SCHEMA_VERSION, "results": results}
 
 
@@ -178,28 +196,73 @@ def collect_sessions(out: Path) -> list[SessionRecord]:
             if ".ipynb_checkpoints" not in p.parts]
 
 
+@contextlib.contextmanager
+def _run_lock(out: Path):
+    """One `cibench run` per run folder at a time (released by the OS even on SIGKILL)."""
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError("another `cibench run` is using this folder", path=out,
+                              hint="wait for it, or use another --out") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 async def run_benchmark(opts: RunOptions) -> RunResult:
+    """Run every (model, task) session into the run folder and write summary.json.
+
+    Everything that can be refused (tasks, missing data files, sandbox flags, models, API
+    server) is checked before the first session starts; when that fails in a folder this call
+    created, the folder is removed again, so bad input leaves nothing half-written."""
     tasks = load_tasks(opts.paths)
+    for task in tasks:
+        check_data_files(task)
+    if opts.settings.sandbox is not None:
+        check_available(opts.settings.sandbox)
     run_id = opts.run_id or new_run_id()
     out = Path(opts.out) if opts.out else Path("sessions") / run_id
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    run_id = _check_manifest(out, opts, run_id)
-    truths = await _prepare_truth(tasks, opts.oracle_dir, opts.jobs)
-    for model in opts.models:
-        agent_options = dataclasses.replace(
-            opts.agent, cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
-        agent = make_agent(model, agent_options)
-        async with agent:
-            await _run_model(agent, model, tasks, truths, opts, out, run_id)
-    records = collect_sessions(out)
-    summary = summarize(records)
-    atomic_write_json(out / "summary.json", summary)
+    started = False
+    try:
+        with _run_lock(out):
+            async with contextlib.AsyncExitStack() as stack:
+                agents = []
+                for model in opts.models:  # entering an agent checks the model and its server
+                    agent_options = dataclasses.replace(
+                        opts.agent,
+                        cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
+                    agents.append(await stack.enter_async_context(
+                        make_agent(model, agent_options)))
+                run_id = _check_manifest(out, opts, run_id)
+                truths = await _prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+                started = True
+                for model, agent in zip(opts.models, agents):
+                    if opts.samples > 1:  # one agent (and response cache) per sample
+                        from .sampling import run_model_samples
+                        await run_model_samples(model, tasks, truths, opts, out, run_id)
+                        continue
+                    await _run_model(agent, model, tasks, truths, opts, out, run_id)
+            records = collect_sessions(out)
+            summary = summarize(records)
+            atomic_write_json(out / "summary.json", summary)
+    except CibenchError:
+        if created and not started:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     errors = sum(1 for r in records if r.status != "complete")
     return RunResult(out=out, summary=summary, errors=errors)
 
 
-async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None) -> RunResult:
-    """Recompute every score of a run folder from its notebooks and stored ground truth."""
+async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
+                  vis_judge: dict[str, Any] | None = None) -> RunResult:
+    """Recompute every score of a run folder from its notebooks and stored ground truth.
+
+    `vis_judge` (JudgeSettings.as_params()) adds or replaces the run's vision judge; without it
+    the judge recorded with each session (if any) is asked again, from its cache in the folder."""
     out = Path(out)
     if not out.is_dir():
         raise RunDirError("no such run folder", path=out)
@@ -210,6 +273,8 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None) -> Ru
         record = read_session(path)
         if scoring:
             record.run.scoring = scoring
+        if vis_judge:
+            record.run.params["vis_judge"] = vis_judge
         if record.status == "complete":
             truth = load_truth(oracle_dir, record.task.id)
             if truth is None or truth.source_sha256 != record.task.sha256:
@@ -217,6 +282,7 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None) -> Ru
                                   "version this session ran", path=oracle_dir,
                                   hint="pass --oracle-dir, or run `cibench validate` on the task")
             score_session(record, truth)
+            await judge_session(record, out)
             write_session(path, record, {s.index: s.execution for s in truth.steps})
         records.append(record)
     if not records:

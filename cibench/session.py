@@ -11,6 +11,7 @@ made it (e2e: the session's successful cells; oracle: the references) and the ag
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,11 +19,27 @@ from pathlib import Path
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
-from .fsutil import make_scratch, remove_tree
+from .fsutil import make_sandbox_dirs, remove_tree
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
-from .kernel import KernelLimits, KernelSession, OutputCaps, startup_code
-from .records import (Attempt, Execution, Reply, RunConfig, SessionRecord, StepRecord, TaskRef,
-                      Turn, Usage)
+from .kernel import (
+    INTERRUPT_GRACE,
+    KernelLimits,
+    KernelSession,
+    OutputCaps,
+    startup_code,
+)
+from .records import (
+    Attempt,
+    Execution,
+    Reply,
+    RunConfig,
+    SessionRecord,
+    StepRecord,
+    TaskRef,
+    Turn,
+    Usage,
+)
+from .sandbox import Sandbox, SandboxOptions
 from .scoring.aggregate import pool
 from .scoring.figure_data import COLLECT_CODE, parse_collected
 from .scoring.scorer import score_step
@@ -31,17 +48,20 @@ from .task import Step, Task
 log = logging.getLogger(__name__)
 
 GIVE_UP_REPLY = "Sorry, I could not solve this step."
+HELPER_CAPS = OutputCaps(text_chars=20_000_000, images=0, outputs=10)  # cibench's own cells
 
 
 @dataclass
 class SessionSettings:
-    """How sessions run, beyond the run config: kernel limits and output caps."""
+    """How sessions run, beyond the run config: kernel limits, output caps, containment."""
 
     limits: KernelLimits = field(default_factory=KernelLimits)
     caps: OutputCaps = field(default_factory=OutputCaps)
     scratch_root: Path | None = None
     keep_scratch: bool = False
     cmd_prefix: list[str] = field(default_factory=list)
+    sandbox: SandboxOptions | None = None  # None: the kernel runs as the invoking user
+    interrupt_grace: float = INTERRUPT_GRACE  # s to wait for an interrupted cell before restart
 
 
 def _now() -> str:
@@ -86,7 +106,8 @@ class _Replayer:
         return redone
 
     async def collect_figures(self) -> list[dict]:
-        out = await self.kernel.execute(COLLECT_CODE, timeout=30, store_history=False)
+        out = await self.kernel.execute(COLLECT_CODE, timeout=30, store_history=False,
+                                        caps=HELPER_CAPS)
         return parse_collected(out.stdout())
 
     async def run_step(self, step: Step) -> StepRecord:
@@ -155,11 +176,20 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
     settings = settings or SessionSettings()
     record = SessionRecord(run=config, task=task_ref(task), started=_now(),
                            environment=environment_fingerprint())
-    scratch = make_scratch(task, settings.scratch_root)
+    root, scratch, home = make_sandbox_dirs(task, settings.scratch_root)
+    sandbox = None
+    limits = settings.limits
     try:
-        async with KernelSession(scratch, timeout=config.timeout, limits=settings.limits,
+        if settings.sandbox is not None:
+            sandbox = Sandbox.for_session(settings.sandbox, home=home)
+        if (sandbox is None or not sandbox.own_uid) and limits.processes:
+            # RLIMIT_NPROC counts every process of the uid (all of root's or the user's),
+            # and root ignores it: only meaningful for a uid of the session's own
+            limits = dataclasses.replace(limits, processes=None)
+        async with KernelSession(scratch, timeout=config.timeout, limits=limits,
                                  caps=settings.caps, startup_code=startup_code(),
-                                 cmd_prefix=settings.cmd_prefix) as kernel:
+                                 cmd_prefix=settings.cmd_prefix, sandbox=sandbox,
+                                 interrupt_grace=settings.interrupt_grace) as kernel:
             replayer = _Replayer(task, agent, truth, config, kernel)
             for i, code in enumerate(task.setup, 1):
                 result = await kernel.execute(code, timeout=REFERENCE_TIMEOUT)
@@ -172,8 +202,10 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
         record.status, record.error = "error", str(exc)
         log.error("%s: %s", task.id, exc)
     finally:
+        if sandbox is not None:
+            sandbox.reap()
         if not settings.keep_scratch:
-            remove_tree(scratch)
+            remove_tree(root)
     record.finished = _now()
     record.usage = Usage()
     for step in record.steps:

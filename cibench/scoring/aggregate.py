@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from ..records import StepRecord
 
 METRICS = ("tool_rate", "exec_rate", "num_acc", "text_score", "vis_score", "check_rate")
-EXTRA_METRICS = ("vis_data_score",)
+EXTRA_METRICS = ("vis_data_score", "vis_judge_score")
 
 
 def _mean(values: list[float]) -> float | None:
@@ -29,4 +29,7 @@ def pool(steps: Iterable[StepRecord]) -> dict[str, float | None]:
     vis_data = [s.vis_data for s in scores if s.vis_data is not None]
     if vis_data:
         out["vis_data_score"] = _mean(vis_data)
+    vis_judge = [s.vis_judge for s in scores if s.vis_judge is not None]
+    if vis_judge:
+        out["vis_judge_score"] = _mean(vis_judge)
     return out

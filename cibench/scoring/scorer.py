@@ -34,12 +34,13 @@ class ScoringProfile:
     ssim: Callable[[bytes, bytes], float]
     vis_data: bool  # also compare the plotted data read from matplotlib artists
     tolerance: bool  # honour per-step `cibench.tolerance`
+    result_only: bool = False  # answer = the execute_result, else stdout (as OpenCompass reads it)
 
 
 PROFILES = {
     "default": ScoringProfile("default", num_match, text_score, ssim_default, True, True),
     "cibench": ScoringProfile("cibench", num_match_cibench, text_score_cibench, ssim_cibench,
-                              False, False),
+                              False, False, result_only=True),
 }
 
 
@@ -82,9 +83,12 @@ def score_step(record: StepRecord, truth_execution: Execution,
     kind = record.type
     notes: list[str] = []
 
+    def answer(execution: Execution) -> str:
+        return (execution.result_text() if profile.result_only else execution.text()).strip()
+
     if kind == "num":
-        expected = truth_execution.text().strip()
-        found = final.text().strip() if ran and final else ""
+        expected = answer(truth_execution)
+        found = answer(final) if ran and final else ""
         if ran:
             kwargs = {}
             if profile.tolerance and "tolerance" in record.options:
@@ -95,8 +99,8 @@ def score_step(record: StepRecord, truth_execution: Execution,
         score.num = 1.0 if ok else 0.0
         notes.append(why)
     elif kind == "text":
-        expected = truth_execution.text().strip()
-        found = final.text().strip() if ran and final else ""
+        expected = answer(truth_execution)
+        found = answer(final) if ran and final else ""
         score.text = profile.text(expected, found) if ran else 0.0
         notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
     elif kind == "vis":

@@ -1,0 +1,211 @@
+"""Containment of the evaluation kernel: who it runs as, what it may reach, when it dies.
+
+This is containment of *accidents* (a model's `rm -rf`, fork bomb, runaway allocation, stray
+download), not a security boundary; see docs/sandbox.md. A kernel command is prefixed with:
+
+- `unshare --net` (only with `--no-network`): a new, empty network namespace. The kernel talks
+  to cibench over `ipc` (unix sockets on the filesystem), which works across network namespaces.
+- `setpriv`: `--pdeathsig KILL` (the kernel dies with the cibench process, even on SIGKILL),
+  `--nnp` (no setuid escalation), and, when cibench runs as root, `--reuid/--regid` to a uid of
+  its own per session, so model code cannot write the task sources, the run folder or another
+  session's scratch folder, and so RLIMIT_NPROC (not enforced for root) counts only this session.
+- `prlimit` (see `kernel.KernelLimits`): address space, CPU time, file size, processes, open files.
+
+Order: unshare, prlimit, setpriv, python (setpriv last, so only Python itself is exec'd as the
+sandbox user).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SandboxError
+
+log = logging.getLogger(__name__)
+
+# Per-session uids: far above any real account or subordinate-id range; 100 per cibench process.
+UID_BASE = 1_500_000_000
+_slots = itertools.count()
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How kernels are contained (what the CLI flags say)."""
+
+    user: str = "auto"  # auto: own uid per session when root; off: run as the invoking user
+    network: bool = True  # False: --no-network
+
+
+def _mapped(uid: int) -> bool:
+    """Whether this uid exists in our user namespace (containers map only part of the range)."""
+    try:
+        for line in Path("/proc/self/uid_map").read_text().splitlines():
+            inner, _outer, count = (int(x) for x in line.split())
+            if inner <= uid < inner + count:
+                return True
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def _resolve_user(user: str) -> tuple[int, int] | None:
+    """A fixed user named on the command line, as (uid, gid)."""
+    try:
+        uid = int(user)
+        return uid, uid
+    except ValueError:
+        pass
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise SandboxError(f"--kernel-user {user}: no such user",
+                           hint="use auto, off, a user name or a numeric uid") from None
+    return entry.pw_uid, entry.pw_gid
+
+
+@dataclass
+class Sandbox:
+    """The containment of one session's kernel: its uid, its prefix, its directories."""
+
+    uid: int | None = None
+    gid: int | None = None
+    own_uid: bool = False  # the uid belongs to this session alone (cleanup may kill its processes)
+    no_network: bool = False
+    home: Path | None = None
+    _setpriv: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_session(cls, options: SandboxOptions, home: Path | None = None) -> "Sandbox":
+        check_available(options)
+        setpriv = shutil.which("setpriv")
+        box = cls(no_network=not options.network, home=home, _setpriv=setpriv)
+        if options.user == "off" or setpriv is None:
+            return box
+        if options.user == "auto":
+            if os.geteuid() != 0:
+                return box
+            uid = UID_BASE + (os.getpid() % 1_000_000) * 100 + next(_slots) % 100
+            if not _mapped(uid):
+                uid = 65534  # nobody: shared by sessions, but still not root
+            box.uid = box.gid = uid
+            box.own_uid = uid != 65534
+            return box
+        if os.geteuid() != 0:
+            raise SandboxError(f"--kernel-user {options.user}: switching user needs root",
+                               hint="use --kernel-user off")
+        box.uid, box.gid = _resolve_user(options.user)
+        return box
+
+    def prefix(self, limits: list[str] | None = None) -> list[str]:
+        """Command prefix, outermost first: unshare (needs root's capabilities), the resource
+        limits (`prlimit ... --`), then setpriv, which drops the user right before Python."""
+        cmd: list[str] = []
+        if self.no_network:
+            cmd += ["unshare", "--net"] if os.geteuid() == 0 else \
+                ["unshare", "--net", "--map-current-user"]
+        cmd += limits or []
+        if self._setpriv:
+            cmd += [self._setpriv, "--pdeathsig", "KILL", "--nnp"]
+            if self.uid is not None:
+                cmd += [f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
+            cmd.append("--")
+        return cmd
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        """The kernel environment adjusted to the sandbox user (HOME, caches)."""
+        if self.home is None:
+            return env
+        env = {k: v for k, v in env.items() if not k.startswith("XDG_")}
+        env["HOME"] = str(self.home)
+        env["MPLCONFIGDIR"] = str(self.home / ".matplotlib")
+        if self.uid is not None:
+            try:
+                env["USER"] = env["LOGNAME"] = pwd.getpwuid(self.uid).pw_name
+            except KeyError:
+                env["USER"] = env["LOGNAME"] = f"cibench{self.uid}"
+        return env
+
+    def prepare(self, *paths: Path) -> None:
+        """Give the sandbox user the session's own folders (and nothing else)."""
+        if self.home is not None:
+            _seed_matplotlib_cache(self.home / ".matplotlib")
+        if self.uid is None:
+            return
+        for top in paths:
+            for root, dirs, files in os.walk(top):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, self.uid, self.gid)
+
+    def reap(self) -> int:
+        """Kill what is left of this session's processes (daemons that escaped the kernel's
+        process group); only when the uid is the session's own. Returns how many."""
+        if not self.own_uid or self.uid is None:
+            return 0
+        killed = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if "\nState:\tZ" in status:  # zombies are already dead
+                continue
+            for line in status.splitlines():
+                if line.startswith("Uid:"):
+                    if int(line.split()[1]) == self.uid:
+                        try:
+                            os.kill(int(entry.name), signal.SIGKILL)
+                            killed += 1
+                        except OSError:
+                            pass
+                    break
+        if killed:
+            log.info("killed %d leftover process(es) of sandbox uid %d", killed, self.uid)
+        return killed
+
+
+def _seed_matplotlib_cache(target: Path) -> None:
+    """Copy the invoking user's matplotlib font cache so a fresh HOME does not rebuild it."""
+    target.mkdir(parents=True, exist_ok=True)
+    source = Path(os.environ.get("MPLCONFIGDIR") or
+                  Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib")
+    try:
+        for font_cache in source.glob("fontlist-*.json"):
+            shutil.copy2(font_cache, target / font_cache.name)
+    except OSError:
+        pass
+
+
+_checked: dict[SandboxOptions, None] = {}
+
+
+def check_available(options: SandboxOptions) -> None:
+    """Fail early, with what to do, when the OS cannot give what the flags ask for."""
+    if options in _checked:
+        return
+    if not options.network:
+        if shutil.which("unshare") is None:
+            raise SandboxError("--no-network needs `unshare` (util-linux), which is not installed",
+                               hint="install util-linux or drop --no-network")
+        cmd = ["unshare", "--net", "true"] if os.geteuid() == 0 else \
+            ["unshare", "--net", "--map-current-user", "true"]
+        probe = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if probe.returncode != 0:
+            reason = (probe.stderr.strip().splitlines() or ["failed"])[-1]
+            raise SandboxError(f"--no-network: this system refuses a network namespace ({reason})",
+                               hint="run as root, enable unprivileged user namespaces "
+                                    "(sysctl kernel.unprivileged_userns_clone=1), run inside a "
+                                    "container started with --network none, or drop --no-network")
+    if options.user not in ("auto", "off") and shutil.which("setpriv") is None:
+        raise SandboxError(f"--kernel-user {options.user} needs `setpriv` (util-linux)",
+                           hint="install util-linux or use --kernel-user off")
+    _checked[options] = None
