@@ -11,6 +11,11 @@ from .records import Execution, Reply, SessionRecord, StepRecord, Turn  # noqa: 
 from .runner import RunOptions, RunResult, rescore, run_benchmark  # noqa: E402
 from .session import SessionSettings, run_session  # noqa: E402
 from .task import Step, Task, load_task, load_tasks  # noqa: E402
+from .report import build_report, write_report  # noqa: E402
+from .sandbox import SandboxOptions  # noqa: E402
+from .scoring.passk import pass_at_k  # noqa: E402
+from .scoring.scorer import score_step  # noqa: E402
+from .importers import import_suite  # noqa: E402
 
 __all__ = [
     "Agent", "AgentOptions", "CibenchError", "Execution", "GroundTruth", "GroundTruthError",
@@ -18,5 +23,6 @@ __all__ = [
     "RunResult", "SessionRecord", "SessionSettings", "Step", "StepRecord", "Task",
     "TaskFormatError", "Turn", "__version__", "build_truth", "ensure_truth", "load_task",
     "load_tasks", "make_agent", "read_session", "render_session", "rescore", "run_benchmark",
-    "run_session", "write_session",
+    "run_session", "write_session", "build_report", "write_report", "SandboxOptions",
+    "pass_at_k", "score_step", "import_suite",
 ]
