@@ -244,23 +244,25 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from .groundtruth import ensure_truth
     from .preflight import check_data_files
-    from .runner import RunOptions, rescore, run_benchmark
+    from .runner import RunOptions, prepare_truth, rescore, run_benchmark
     from .task import load_tasks
 
     if args.command == "validate":
         tasks = load_tasks(args.paths)
         for task in tasks:
             check_data_files(task)
-        sem = asyncio.Semaphore(args.jobs)
-
-        async def one(task: Any) -> None:
-            async with sem:
-                truth = await ensure_truth(task, args.oracle_dir, rebuild=args.rebuild)
-                print(f"ok {task.id}: {len(truth.steps)} steps, ground truth in "
-                      f"{args.oracle_dir / (task.id + '.json')}")
-        await asyncio.gather(*(one(t) for t in tasks))
+        truths, invalid = await prepare_truth(tasks, args.oracle_dir, args.jobs,
+                                              rebuild=args.rebuild)
+        for task_id, truth in sorted(truths.items()):
+            print(f"ok {task_id}: {len(truth.steps)} steps, ground truth in "
+                  f"{args.oracle_dir / (task_id + '.json')}")
+        for task_id, error in invalid.items():
+            print(f"FAILED {task_id}: {error}")
+        if invalid:
+            print(f"cibench: error: {len(invalid)} of {len(tasks)} tasks failed validation",
+                  file=sys.stderr)
+            return 2
         return 0
     if args.command == "run":
         limits = KernelLimits.default(
@@ -278,11 +280,15 @@ async def _main(args: argparse.Namespace) -> int:
                           samples=args.samples, vis_judge=_vis_judge(args))
         result = await run_benchmark(opts)
         _print_summary(result.summary, result.out)
+        if result.invalid:
+            print(f"cibench: error: {result.invalid} tasks were skipped because their reference "
+                  "fails (listed in summary.json invalid_tasks; fix them and run again)",
+                  file=sys.stderr)
         if result.errors:
             print(f"{result.errors} sessions ended in an infrastructure error; run the same "
                   "command again to resume them", file=sys.stderr)
             return 1
-        return 0
+        return 2 if result.invalid else 0
     if args.command == "score":
         result = await rescore(args.run_dir, args.oracle_dir, args.scoring, _vis_judge(args))
         _print_summary(result.summary, result.out)

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
-from .errors import CibenchError, RunDirError
+from .errors import CibenchError, GroundTruthError, RunDirError
 from .fsutil import atomic_write_json
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
 from .notebook import read_session, write_session
@@ -72,6 +72,7 @@ class RunResult:
     out: Path
     summary: dict[str, Any]
     errors: int  # sessions that ended in an infrastructure error
+    invalid: int = 0  # tasks skipped because their references fail (see summary invalid_tasks)
 
 
 def session_path(out: Path, model: str, task_id: str) -> Path:
@@ -104,13 +105,27 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
     return run_id
 
 
-async def _prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int) -> dict[str, GroundTruth]:
+async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
+                        rebuild: bool = False
+                        ) -> tuple[dict[str, GroundTruth], dict[str, str]]:
+    """Ground truth per task id, and the one-line error of each task whose references fail
+    (one broken task in a suite of hundreds must not stop the others)."""
     sem = asyncio.Semaphore(max(1, jobs))
+    truths: dict[str, GroundTruth] = {}
+    invalid: dict[str, str] = {}
 
-    async def one(task: Task) -> tuple[str, GroundTruth]:
+    async def one(task: Task) -> None:
         async with sem:
-            return task.id, await ensure_truth(task, oracle_dir)
-    return dict(await asyncio.gather(*(one(t) for t in tasks)))
+            try:
+                truths[task.id] = await ensure_truth(task, oracle_dir, rebuild=rebuild)
+            except GroundTruthError as exc:
+                invalid[task.id] = str(exc)
+                log.error("%s", exc)
+    await asyncio.gather(*(one(t) for t in tasks))
+    if not truths and invalid:
+        raise GroundTruthError(f"no task has valid ground truth ({len(invalid)} failed; first: "
+                               f"{next(iter(invalid.values()))})")
+    return truths, dict(sorted(invalid.items()))
 
 
 def _finished(path: Path, config: RunConfig) -> SessionRecord | None:
@@ -238,7 +253,8 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                     agents.append(await stack.enter_async_context(
                         make_agent(model, agent_options)))
                 run_id = _check_manifest(out, opts, run_id)
-                truths = await _prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+                truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+                tasks = [t for t in tasks if t.id in truths]
                 started = True
                 for model, agent in zip(opts.models, agents):
                     if opts.samples > 1:  # one agent (and response cache) per sample
@@ -248,13 +264,15 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                     await _run_model(agent, model, tasks, truths, opts, out, run_id)
             records = collect_sessions(out)
             summary = summarize(records)
+            if invalid:
+                summary["invalid_tasks"] = [{"task": k, "error": v} for k, v in invalid.items()]
             atomic_write_json(out / "summary.json", summary)
     except CibenchError:
         if created and not started:
             shutil.rmtree(out, ignore_errors=True)
         raise
     errors = sum(1 for r in records if r.status != "complete")
-    return RunResult(out=out, summary=summary, errors=errors)
+    return RunResult(out=out, summary=summary, errors=errors, invalid=len(invalid))
 
 
 async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,

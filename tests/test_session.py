@@ -102,3 +102,35 @@ async def test_oracle_mode_resets_state_from_references(small_task: Path, tmp_pa
     assert "del df" not in "".join(codes)
     assert codes[0].startswith("import pandas")
     assert [t.role for t in history][-1] == "user"
+
+
+async def test_a_broken_task_is_skipped_and_reported(small_task: Path, tmp_path: Path) -> None:
+    from conftest import write_task
+    write_task(small_task.parent, "broken", [
+        {"type": "num", "instruction": "Divide.", "code": "1 / 0"}])
+    out = tmp_path / "run"
+    result = await run_benchmark(RunOptions(paths=[str(small_task.parent)], models=["oracle"],
+                                            out=out, oracle_dir=tmp_path / "oracle", jobs=2))
+    assert result.invalid == 1 and result.errors == 0
+    assert result.summary["results"][0]["tasks"] == 1
+    [bad] = result.summary["invalid_tasks"]
+    assert bad["task"] == "suite/broken" and "ZeroDivisionError" in bad["error"]
+    assert "cell 0, step 1" in bad["error"]  # the step's instruction cell
+    assert (out / "oracle" / "suite" / "small.ipynb").is_file()
+    assert not (out / "oracle" / "suite" / "broken.ipynb").exists()
+
+
+def test_validate_reports_each_broken_task(small_task: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    from conftest import write_task
+    write_task(small_task.parent, "broken", [
+        {"type": "vis", "instruction": "Plot nothing.", "code": "x = 1"}])
+    done = subprocess.run([sys.executable, "-m", "cibench", "-q", "validate",
+                           str(small_task.parent), "--oracle-dir", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "ok suite/small" in done.stdout
+    assert "FAILED suite/broken" in done.stdout and "shows no figure" in done.stdout
+    assert "1 of 2 tasks failed validation" in done.stderr
+    assert "Traceback" not in done.stderr
