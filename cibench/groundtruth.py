@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import GroundTruthError
 from .fsutil import atomic_write_json, make_scratch, remove_tree
-from .kernel import KernelLimits, KernelSession, startup_code
+from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .records import SCHEMA_VERSION, Execution
 from .scoring.figure_data import COLLECT_CODE, parse_collected
 from .scoring.numeric import parse_numbers
@@ -35,7 +35,7 @@ REFERENCE_TIMEOUT = 120.0  # CIBench gives reference code 120 s
 
 def environment_fingerprint() -> dict[str, str]:
     """Python and the versions of the packages whose behaviour shows up in outputs."""
-    found = {"python": platform.python_version()}
+    found = {"python": platform.python_version(), "seeding": SEEDING}
     for name in FINGERPRINT_PACKAGES:
         try:
             found[name] = metadata.version(name)
@@ -110,6 +110,7 @@ async def build_truth(task: Task, *, limits: KernelLimits | None = None,
                     raise GroundTruthError(f"setup cell {i} fails: {_describe(result)}",
                                            path=task.path)
             for step in task.steps:
+                await kernel.reseed(step.index)
                 result = await kernel.execute(step.reference)
                 if not result.ok:
                     raise GroundTruthError(f"reference code fails: {_describe(result)}",

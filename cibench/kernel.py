@@ -604,6 +604,33 @@ class KernelSession:
         return Execution(status=status, outputs=outputs, seconds=round(time.monotonic() - started, 3),
                          truncated=truncated, note=note)
 
+    async def reseed(self, seed: int) -> None:
+        """Seed random, numpy, torch and tensorflow (those already imported) with `seed`.
+
+        Done before every step's reference (ground truth) and before every attempt and
+        reference run of a session, so random data depends only on the step number, not on
+        how many times earlier code ran (oracle mode runs each step's code twice)."""
+        result = await self.execute(RESEED_CODE.format(seed=int(seed)), timeout=30,
+                                    store_history=False)
+        if not result.ok:
+            log.warning("reseeding the kernel failed: %s", result.error_name or result.status)
+
+
+RESEED_CODE = """\
+def _cibench_reseed(n):
+    import random, sys
+    random.seed(n)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(n)
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(n)
+_cibench_reseed({seed})
+del _cibench_reseed
+"""
+SEEDING = "per-step-v1"  # part of the ground-truth fingerprint: changing it makes truth stale
+
 
 def startup_code() -> str:
     """The code every session kernel runs first: kernels/cibench-python/startup.py + figure hook."""

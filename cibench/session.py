@@ -81,7 +81,8 @@ class _Replayer:
         self.task, self.agent, self.truth, self.config, self.kernel = (task, agent, truth,
                                                                        config, kernel)
         self.history: list[Turn] = []
-        self.replay: list[str] = list(task.setup)
+        # code that rebuilds the kernel state after a restart, with the seed to set before it
+        self.replay: list[tuple[int | None, str]] = [(None, code) for code in task.setup]
 
     async def execute(self, code: str, *, timeout: float | None = None) -> Execution:
         restarts = self.kernel.restarts
@@ -94,7 +95,9 @@ class _Replayer:
         """Re-run the code that made the state of earlier steps after a kernel restart."""
         failed = 0
         redone = []
-        for code in self.replay:
+        for seed, code in self.replay:
+            if seed is not None:
+                await self.kernel.reseed(seed)
             redo = await self.kernel.execute(code, timeout=REFERENCE_TIMEOUT)
             redone.append(redo)
             failed += 0 if redo.ok else 1
@@ -123,6 +126,7 @@ class _Replayer:
                                      tool_call_id=reply.tool_call_id, step=step.index))
             if reply.code is None:
                 break  # a reply without code ends the step without a tool call
+            await self.kernel.reseed(step.index)
             attempt.execution = await self.execute(reply.code)
             figures = await self.collect_figures()
             if figures:
@@ -131,7 +135,7 @@ class _Replayer:
                                      tool_call_id=reply.tool_call_id, step=step.index))
             if attempt.execution.ok:
                 if self.config.mode == "e2e":
-                    self.replay.append(reply.code)
+                    self.replay.append((step.index, reply.code))
                 break
         else:
             record.gave_up = True
@@ -142,7 +146,8 @@ class _Replayer:
             record.check_code = "\n\n".join(step.checks)
             record.check = await self.execute(record.check_code)
         if self.config.mode == "oracle":
-            self.replay.append(step.reference)
+            self.replay.append((step.index, step.reference))
+            await self.kernel.reseed(step.index)
             record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
             if not record.reference_run.ok and record.reference_run.status != "died":
                 # the model's code broke what the reference needs: start over from references

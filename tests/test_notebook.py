@@ -44,7 +44,7 @@ def normalize(obj: Any) -> Any:
         obj = re.sub(r"sha256 [0-9a-f]{12}…", "sha256 <hash>", obj)
         obj = re.sub(r"run `[^`]+`", "run `<id>`", obj)
         obj = re.sub(r"/tmp/\S+", "<tmp>", obj)
-        obj = re.sub(r"· python [^\n]*", "· <environment>", obj)
+        obj = re.sub(r"run `<id>` · [^\n]*", "run `<id>` · <environment>", obj)
         return obj
     return obj
 

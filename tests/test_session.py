@@ -134,3 +134,17 @@ def test_validate_reports_each_broken_task(small_task: Path, tmp_path: Path) -> 
     assert "FAILED suite/broken" in done.stdout and "shows no figure" in done.stdout
     assert "1 of 2 tasks failed validation" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_random_data_is_reproducible_in_both_modes(tmp_path: Path) -> None:
+    """Oracle mode runs each step's code twice (the model's, then the reference); random data
+    must still match ground truth, so the kernel is reseeded with the step number."""
+    from conftest import write_task
+    steps = [{"type": "num", "instruction": f"Draw number {i}.",
+              "code": "import numpy as np\nint(np.random.randint(0, 10**9))"} for i in (1, 2, 3)]
+    task = write_task(tmp_path / "suite", "rng", steps)
+    for mode in ("e2e", "oracle"):
+        result = await run_benchmark(RunOptions(paths=[str(task)], models=["oracle"], mode=mode,
+                                                out=tmp_path / mode, oracle_dir=tmp_path / "o",
+                                                jobs=1))
+        assert result.summary["results"][0]["metrics"]["num_acc"] == 100.0, mode
