@@ -32,7 +32,7 @@ from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, loa
 from .notebook import read_session, write_session
 from .preflight import check_data_files
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
-from .sampling import pass_at_k_table
+from .sampling import pass_at_k_table, sample_path
 from .sandbox import check_available
 from .scoring.aggregate import pool
 from .scoring.vis_judge import judge_session
@@ -145,31 +145,37 @@ def _finished(path: Path, config: RunConfig) -> SessionRecord | None:
 
 
 async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[str, GroundTruth],
-                     opts: RunOptions, out: Path, run_id: str) -> list[SessionRecord]:
+                     opts: RunOptions, out: Path, run_id: str,
+                     sample: int | None = None) -> list[SessionRecord]:
+    """Every task with one entered agent; `sample` (with --samples) names the sample."""
     sem = asyncio.Semaphore(max(1, opts.jobs))
     params = {"temperature": opts.agent.temperature, "max_tokens": opts.agent.max_tokens,
               "seed": opts.agent.seed, "feedback_chars": opts.agent.feedback_chars,
               "module_hint": opts.agent.module_hint, **opts.agent.model_args}
+    if sample is not None:
+        params.update(sample=sample, samples=opts.samples)
     if opts.vis_judge:
         params["vis_judge"] = opts.vis_judge
     config = RunConfig(run_id=run_id, model=model, mode=opts.mode,  # type: ignore[arg-type]
                        protocol=agent.protocol, attempts=opts.attempts, scoring=opts.scoring,
                        timeout=opts.timeout, params=params)
+    label = "" if sample is None else f" sample {sample}/{opts.samples}"
 
     async def one(task: Task) -> SessionRecord:
-        path = session_path(out, model, task.id)
+        path = (session_path(out, model, task.id) if sample is None
+                else sample_path(out, model, task.id, sample))
         done = _finished(path, config)
         if done is not None:
-            log.info("%s %s: already complete, skipped", model, task.id)
+            log.info("%s %s%s: already complete, skipped", model, task.id, label)
             return done
         async with sem:
-            log.info("%s %s: running (%s)", model, task.id, opts.mode)
+            log.info("%s %s%s: running (%s)", model, task.id, label, opts.mode)
             truth = truths[task.id]
             record = await run_session(task, agent, truth, config, opts.settings)
             await judge_session(record, out)
             expected = {s.index: s.execution for s in truth.steps}
             write_session(path, record, expected)
-            log.info("%s %s: %s %s", model, task.id, record.status,
+            log.info("%s %s%s: %s %s", model, task.id, label, record.status,
                      json.dumps(record.scores))
             return record
     return list(await asyncio.gather(*(one(t) for t in tasks)))

@@ -17,19 +17,14 @@ smallest number of completed samples of any task.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .agents.base import make_agent, model_slug
-from .notebook import write_session
-from .records import RunConfig, SessionRecord
+from .records import SessionRecord
 from .scoring.passk import pass_at_k
-from .scoring.vis_judge import judge_session
-from .session import run_session
 
 if TYPE_CHECKING:
     from .groundtruth import GroundTruth
@@ -82,49 +77,23 @@ def pass_at_k_table(records: list[SessionRecord]) -> dict[str, Any] | None:
 
 async def run_model_samples(model: str, tasks: list[Task], truths: dict[str, GroundTruth],
                             opts: RunOptions, out: Path, run_id: str) -> list[SessionRecord]:
-    """Run every task `opts.samples` times with `model`; resumable per sample."""
-    from .runner import _finished  # the runner's resume test (lazy: runner imports us)
+    """Run every task `opts.samples` times with `model`; resumable per sample.
+
+    Each sample gets an agent and response cache of its own (the cache would otherwise replay
+    sample 1's answers); with `--seed S`, sample i uses seed S+i-1."""
+    from .runner import _run_model  # lazy: runner imports this module
 
     n = opts.samples
     if opts.agent.temperature == 0 and model not in ("oracle",):
         log.warning("--samples %d with --temperature 0: a deterministic model gives N identical "
                     "samples; pass@k is then just pass@1", n)
-    sem = asyncio.Semaphore(max(1, opts.jobs))
     records: list[SessionRecord] = []
     for i in range(1, n + 1):
         seed = opts.agent.seed + i - 1 if opts.agent.seed is not None else None
         cache_dir = str(out / model_slug(model) / f"sample-{i}") if opts.agent.cache else None
-        agent_options = dataclasses.replace(opts.agent, seed=seed, cache_dir=cache_dir)
-        agent = make_agent(model, agent_options)
-        params = {"temperature": agent_options.temperature,
-                  "max_tokens": agent_options.max_tokens, "seed": seed,
-                  "feedback_chars": agent_options.feedback_chars,
-                  "module_hint": agent_options.module_hint, **agent_options.model_args,
-                  "sample": i, "samples": n}
-        vis_judge = getattr(opts, "vis_judge", None)
-        if vis_judge:
-            params["vis_judge"] = vis_judge
-        config = RunConfig(run_id=run_id, model=model, mode=opts.mode,  # type: ignore[arg-type]
-                           protocol=agent.protocol, attempts=opts.attempts,
-                           scoring=opts.scoring, timeout=opts.timeout, params=params)
-
-        async def one(task: Task, i: int = i, config: RunConfig = config,
-                      agent: Any = agent) -> SessionRecord:
-            path = sample_path(out, model, task.id, i)
-            done = _finished(path, config)
-            if done is not None:
-                log.info("%s %s sample %d: already complete, skipped", model, task.id, i)
-                return done
-            async with sem:
-                log.info("%s %s sample %d/%d: running (%s)", model, task.id, i, n, opts.mode)
-                truth = truths[task.id]
-                record = await run_session(task, agent, truth, config, opts.settings)
-                await judge_session(record, out)
-                write_session(path, record, {s.index: s.execution for s in truth.steps})
-                log.info("%s %s sample %d: %s %s", model, task.id, i, record.status,
-                         json.dumps(record.scores))
-                return record
-
-        async with agent:
-            records += await asyncio.gather(*(one(t) for t in tasks))
+        sample_opts = dataclasses.replace(
+            opts, agent=dataclasses.replace(opts.agent, seed=seed, cache_dir=cache_dir))
+        async with make_agent(model, sample_opts.agent) as agent:
+            records += await _run_model(agent, model, tasks, truths, sample_opts, out, run_id,
+                                        sample=i)
     return records

@@ -151,14 +151,6 @@ class JudgeCache:
         self.entries[entry["key"]] = entry
 
 
-def _import_litellm() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
-
-
 class VisJudge:
     """Calls the judge model (through litellm) with a cache in the run folder."""
 
@@ -177,7 +169,8 @@ class VisJudge:
         return None
 
     async def _call(self, prompt: str, image_b64: str) -> str:
-        litellm = _import_litellm()
+        from ..agents.llm import import_litellm  # lazy: litellm costs seconds to import
+        litellm = import_litellm()
         kwargs: dict[str, Any] = {
             "model": self.settings.model, "temperature": 0, "max_tokens": 16,
             "messages": [{"role": "user", "content": [
