@@ -249,6 +249,8 @@ async def _main(args: argparse.Namespace) -> int:
     from .task import load_tasks
 
     if args.command == "validate":
+        from .fsutil import check_folder_arg
+        check_folder_arg(args.oracle_dir, "--oracle-dir")
         tasks = load_tasks(args.paths)
         for task in tasks:
             check_data_files(task)

@@ -9,7 +9,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import RunDirError
 from .task import Task
+
+
+def check_folder_arg(path: str | Path, flag: str) -> Path:
+    """A folder argument that exists as a folder or can be created; RunDirError otherwise."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{flag} {path}: exists and is not a folder",
+                          hint=f"give {flag} a folder")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise RunDirError(f"{flag} {path}: {probe} is not a writable folder",
+                          hint=f"give {flag} a folder you can write to")
+    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .errors import GroundTruthError
+from .errors import GroundTruthError, RunDirError
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .records import SCHEMA_VERSION, Execution
@@ -155,5 +155,10 @@ async def ensure_truth(task: Task, oracle_dir: Path, *, rebuild: bool = False,
         return truth
     log.info("%s: building ground truth", task.id)
     truth = await build_truth(task, limits=limits)
-    atomic_write_json(truth_path(oracle_dir, task.id), truth.model_dump(mode="json"))
+    path = truth_path(oracle_dir, task.id)
+    try:
+        atomic_write_json(path, truth.model_dump(mode="json"))
+    except OSError as exc:
+        raise RunDirError(f"cannot write ground truth: {exc.strerror or exc}", path=path,
+                          hint="check --oracle-dir") from exc
     return truth

@@ -324,8 +324,7 @@ class _Collector:
         self.displays += 1
         out: dict[str, Any] = {"output_type": kind, "data": data,
                                "metadata": content.get("metadata", {}) or {}}
-        if kind == "execute_result":
-            out["execution_count"] = content.get("execution_count")
+        # no execution_count: the session notebook numbers its own cells when it is rendered
         self.outputs.append(out)
 
     def error(self, content: dict[str, Any]) -> None:

@@ -203,11 +203,12 @@ def read_session(path: str | Path) -> SessionRecord:
     try:
         nb = nbformat.read(path, as_version=4)
         head = _plain(nb.metadata["cibench"])
-    except Exception as exc:
-        raise RunDirError(f"not a cibench session notebook: {str(exc).splitlines()[0]}",
-                          path=path) from exc
-    record = SessionRecord(run=RunConfig(**head["run"]), task=TaskRef(**head["task"]),
-                           **{k: v for k, v in head.items() if k not in ("run", "task", "steps")})
+        record = SessionRecord(run=RunConfig(**head["run"]), task=TaskRef(**head["task"]),
+                               **{k: v for k, v in head.items()
+                                  if k not in ("run", "task", "steps")})
+    except Exception as exc:  # not JSON, not a notebook, or not one of ours
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunDirError(f"not a cibench session notebook ({reason})", path=path) from exc
     step: StepRecord | None = None
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))

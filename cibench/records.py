@@ -48,12 +48,14 @@ class Execution(BaseModel):
                        if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
     def text(self) -> str:
-        """What a reader sees as text: stdout, stderr and text/plain results, in order."""
+        """The answer as text: stdout and text/plain results, in order. stderr (warnings,
+        cibench's own "output cut" marker) is not part of an answer."""
         parts: list[str] = []
         for out in self.outputs:
             kind = out.get("output_type")
             if kind == "stream":
-                parts.append(out.get("text", ""))
+                if out.get("name") == "stdout":
+                    parts.append(out.get("text", ""))
             elif kind in ("execute_result", "display_data"):
                 plain = out.get("data", {}).get("text/plain")
                 if plain and "image/png" not in out.get("data", {}):

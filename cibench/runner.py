@@ -27,7 +27,7 @@ from typing import Any
 from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
 from .errors import CibenchError, GroundTruthError, RunDirError
-from .fsutil import atomic_write_json
+from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
 from .notebook import read_session, write_session
 from .preflight import check_data_files
@@ -87,8 +87,11 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
     if path.is_file():
         try:
             old = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunDirError(f"unreadable run manifest: {exc}", path=path) from exc
+        if not isinstance(old, dict):
+            raise RunDirError("run manifest is not a JSON object", path=path,
+                              hint="use another --out")
         for key in RESUME_KEYS:
             if old.get(key) != wanted[key]:
                 raise RunDirError(f"this folder holds a run with {key}={old.get(key)!r}, not "
@@ -128,8 +131,13 @@ async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
     return truths, dict(sorted(invalid.items()))
 
 
-def _finished(path: Path, config: RunConfig) -> SessionRecord | None:
-    """The recorded session at `path` if it is complete for this config, else None."""
+def _comparable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "vis_judge"}  # the judge can be re-asked
+
+
+def _finished(path: Path, config: RunConfig, task: Task) -> SessionRecord | None:
+    """The recorded session at `path` if it is complete for this config and this version of
+    the task, else None (then it is run again)."""
     if not path.is_file():
         return None
     try:
@@ -140,6 +148,13 @@ def _finished(path: Path, config: RunConfig) -> SessionRecord | None:
     if record.status != "complete":
         return None
     if any(getattr(record.run, k) != getattr(config, k) for k in RESUME_KEYS):
+        return None
+    if record.task.sha256 != task.sha256:
+        log.info("%s: the task changed since it was recorded; running it again", task.id)
+        return None
+    if record.run.protocol != config.protocol or \
+            _comparable(record.run.params) != _comparable(config.params):
+        log.info("%s: recorded with other model settings; running it again", task.id)
         return None
     return record
 
@@ -164,7 +179,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
     async def one(task: Task) -> SessionRecord:
         path = (session_path(out, model, task.id) if sample is None
                 else sample_path(out, model, task.id, sample))
-        done = _finished(path, config)
+        done = _finished(path, config, task)
         if done is not None:
             log.info("%s %s%s: already complete, skipped", model, task.id, label)
             return done
@@ -212,9 +227,20 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "results": results}
 
 
+def session_paths(out: Path) -> list[Path]:
+    """The session notebooks of a run folder: every .ipynb below a model folder."""
+    return [p for p in sorted(Path(out).rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
+
+
 def collect_sessions(out: Path) -> list[SessionRecord]:
-    return [read_session(p) for p in sorted(out.rglob("*.ipynb"))
-            if ".ipynb_checkpoints" not in p.parts]
+    """Every readable session of a run folder; other notebooks are skipped with a warning."""
+    records = []
+    for path in session_paths(out):
+        try:
+            records.append(read_session(path))
+        except RunDirError as exc:
+            log.warning("skipped: %s", exc)
+    return records
 
 
 @contextlib.contextmanager
@@ -244,7 +270,8 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)
     run_id = opts.run_id or new_run_id()
-    out = Path(opts.out) if opts.out else Path("sessions") / run_id
+    out = check_folder_arg(opts.out if opts.out else Path("sessions") / run_id, "--out")
+    check_folder_arg(opts.oracle_dir, "--oracle-dir")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     started = False
@@ -291,10 +318,12 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
     if not out.is_dir():
         raise RunDirError("no such run folder", path=out)
     records = []
-    for path in sorted(out.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
+    for path in session_paths(out):
+        try:
+            record = read_session(path)
+        except RunDirError as exc:
+            log.warning("skipped: %s", exc)
             continue
-        record = read_session(path)
         if scoring:
             record.run.scoring = scoring
         if vis_judge:

@@ -128,9 +128,8 @@ class _Replayer:
                 break  # a reply without code ends the step without a tool call
             await self.kernel.reseed(step.index)
             attempt.execution = await self.execute(reply.code)
-            figures = await self.collect_figures()
-            if figures:
-                record.figure_data = figures
+            # the step's figure data is that of its last attempt that ran, like its outputs
+            record.figure_data = await self.collect_figures() or None
             self.history.append(Turn(role="tool", execution=attempt.execution,
                                      tool_call_id=reply.tool_call_id, step=step.index))
             if attempt.execution.ok:
@@ -149,7 +148,7 @@ class _Replayer:
             self.replay.append((step.index, step.reference))
             await self.kernel.reseed(step.index)
             record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
-            if not record.reference_run.ok and record.reference_run.status != "died":
+            if record.reference_run.status == "error":
                 # the model's code broke what the reference needs: start over from references
                 first = record.reference_run
                 await self.kernel.restart()

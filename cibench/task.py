@@ -185,8 +185,12 @@ def find_task_paths(paths: list[str | Path]) -> list[Path]:
     for item in paths:
         p = Path(item)
         if p.is_dir():
+            # run folders (they hold a run.json) inside a suite hold session notebooks, not tasks
+            runs = {r.parent for r in p.rglob("run.json")}
             nbs = sorted(q for q in p.rglob("*.ipynb")
-                         if ".ipynb_checkpoints" not in q.parts and "data" not in q.relative_to(p).parts)
+                         if ".ipynb_checkpoints" not in q.parts
+                         and "data" not in q.relative_to(p).parts
+                         and not any(r in q.parents for r in runs))
             if not nbs:
                 raise TaskFormatError("folder holds no task notebooks", path=p)
             found.extend(nbs)

@@ -129,7 +129,10 @@ def score_step(record: StepRecord, truth_execution: Execution,
         elif passed:
             notes.append("check passed")
 
-    score.passed = _passed(kind, score)
+    # where both figures have plotted data, it decides PASS (SSIM passes wrong figures:
+    # docs/scoring.md); otherwise SSIM does
+    data_decides = bool(profile.vis_data and truth_figures and record.figure_data and ran)
+    score.passed = _passed(kind, score, data_decides)
     score.failure = None if score.passed else _failure(record, score, ran, kind)
     score.note = "; ".join(n for n in notes if n)
     if not truth_checks_ok:
@@ -137,7 +140,7 @@ def score_step(record: StepRecord, truth_execution: Execution,
     return score
 
 
-def _passed(kind: str, s: StepScore) -> bool:
+def _passed(kind: str, s: StepScore, data_decides: bool = False) -> bool:
     if s.exec < 1:
         return False
     if s.check is not None and s.check < 1:
@@ -147,7 +150,7 @@ def _passed(kind: str, s: StepScore) -> bool:
     if kind == "text":
         return (s.text or 0.0) >= TEXT_PASS
     if kind == "vis":
-        return max(s.vis or 0.0, s.vis_data or 0.0) >= VIS_PASS
+        return (s.vis_data if data_decides else s.vis or 0.0) >= VIS_PASS
     return True
 
 
