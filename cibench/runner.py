@@ -334,6 +334,10 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
                 raise RunDirError(f"no ground truth for {record.task.id} matching the task "
                                   "version this session ran", path=oracle_dir,
                                   hint="pass --oracle-dir, or run `cibench validate` on the task")
+            if len(record.steps) != len(truth.steps):
+                raise RunDirError(f"the notebook holds {len(record.steps)} steps, the task "
+                                  f"{len(truth.steps)}: cells were removed or added", path=path,
+                                  hint="re-run the session (delete the notebook, run again)")
             score_session(record, truth)
             await judge_session(record, out)
             write_session(path, record, {s.index: s.execution for s in truth.steps})

@@ -115,3 +115,17 @@ def test_task_notebooks_in_a_run_folder_are_skipped(small_task: Path, tmp_path: 
     assert "skipped" in scored.stderr
     nothing = _cli("score", str(tmp_path / "oracle"), cwd=tmp_path)
     assert nothing.returncode == 2 and "Traceback" not in nothing.stderr
+
+
+def test_rescoring_refuses_a_notebook_with_missing_steps(small_task: Path,
+                                                        tmp_path: Path) -> None:
+    done = _cli("run", str(small_task), "--model", "oracle", "--out", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "run" / "oracle" / "suite" / "small.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    last_turn = max(i for i, c in enumerate(nb.cells)
+                    if "cibench-turn" in c.metadata.get("tags", []))
+    nb.cells = nb.cells[:last_turn]
+    nbformat.write(nb, path)
+    scored = _cli("score", "run", cwd=tmp_path)
+    assert scored.returncode == 2 and "4 steps, the task 5" in scored.stderr
