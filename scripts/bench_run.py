@@ -20,7 +20,7 @@ from cibench.runner import RunOptions, run_benchmark
 
 
 async def kernel_numbers(repeat: int) -> dict[str, float]:
-    starts, cells = [], []
+    starts, cells, floods = [], [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -30,8 +30,14 @@ async def kernel_numbers(repeat: int) -> dict[str, float]:
                 for _ in range(50):
                     await kernel.execute("1 + 1")
                 cells.append((time.perf_counter() - t1) / 50)
+        with tempfile.TemporaryDirectory() as tmp:
+            async with KernelSession(Path(tmp), startup_code=startup_code()) as kernel:
+                t2 = time.perf_counter()
+                await kernel.execute("print('x' * 50_000_000)")
+                floods.append(time.perf_counter() - t2)
     return {"kernel start s": statistics.median(starts),
-            "trivial cell ms": 1000 * statistics.median(cells)}
+            "trivial cell ms": 1000 * statistics.median(cells),
+            "50 MB print (capped) s": statistics.median(floods)}
 
 
 async def suite_numbers(suite: str, repeat: int) -> dict[str, float]:
