@@ -24,6 +24,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,31 @@ def _resolve_user(user: str) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+_probe: dict[str, bool] = {}
+
+
+def other_users_can_run_kernel() -> bool:
+    """Whether a uid other than ours can start Python and import ipykernel (it can't when the
+    interpreter or its packages sit in a folder only root may read, e.g. a venv in a 0700
+    temp dir). Probed once per process with a throwaway uid."""
+    if "result" not in _probe:
+        setpriv = shutil.which("setpriv")
+        uid = UID_BASE + 99
+        ok = False
+        if setpriv is not None and os.geteuid() == 0 and _mapped(uid):
+            done = subprocess.run(
+                [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+                 sys.executable, "-c", "import ipykernel"],
+                capture_output=True, text=True, check=False, cwd="/", timeout=60)
+            ok = done.returncode == 0
+            if not ok:
+                log.warning("kernels run as the invoking user: another uid cannot run %s "
+                            "(make the Python installation world-readable for per-session "
+                            "uids; --kernel-user off silences this)", sys.executable)
+        _probe["result"] = ok
+    return _probe["result"]
+
+
 @dataclass
 class Sandbox:
     """The containment of one session's kernel: its uid, its prefix, its directories."""
@@ -90,7 +116,7 @@ class Sandbox:
         if options.user == "off" or setpriv is None:
             return box
         if options.user == "auto":
-            if os.geteuid() != 0:
+            if os.geteuid() != 0 or not other_users_can_run_kernel():
                 return box
             uid = UID_BASE + (os.getpid() % 1_000_000) * 100 + next(_slots) % 100
             if not _mapped(uid):
