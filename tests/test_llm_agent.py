@@ -570,15 +570,12 @@ def test_help_validate_and_oracle_runs_do_not_import_litellm(small_task, tmp_pat
 @pytest.mark.slow
 @pytest.mark.kernel
 async def test_local_model_runs_a_two_step_task(two_step_task, tmp_path):
-    import importlib.util
 
     from cibench import local_model
     from cibench.errors import LocalModelError
 
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed: run `bash scripts/setup.sh`")
     try:
-        local_model.check_llama_cpp()
+        local_model.check_backend()
         local_model.find_gguf(local_model.DEFAULT_LOCAL_MODEL)
     except LocalModelError as exc:
         pytest.skip(f"the local model is not set up: {exc}")

@@ -1,7 +1,7 @@
 """The embedded local model (cibench/local_model.py).
 
 The fast tests use a stand-in server script; the `slow` test starts the real llama.cpp server
-(installed by `bash scripts/setup.sh`) and gets a completion through litellm.
+(xllamacpp, with the weights `bash scripts/setup.sh` installs) and gets a completion through litellm.
 """
 
 from __future__ import annotations
@@ -48,17 +48,36 @@ def test_missing_weights_package_says_how_to_install(monkeypatch):
         lm.find_gguf(lm.DEFAULT_LOCAL_MODEL)
 
 
-def test_missing_llama_cpp_says_run_setup(monkeypatch):
+def test_missing_backends_say_how_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "llama_cpp" else real(name, *a))
-    with pytest.raises(LocalModelError, match=r"llama-cpp-python is not installed; run `bash scripts/setup.sh`"):
-        lm.check_llama_cpp()
+                        lambda name, *a: None if name in ("llama_cpp", "xllamacpp") else real(name, *a))
+    with pytest.raises(LocalModelError, match=r"xllamacpp .* is not installed; run `pip install -e \.`"):
+        lm.check_backend("xllamacpp")
+    with pytest.raises(LocalModelError, match=r"llama-cpp-python is not installed; run `CIBENCH_LLAMA_CPP_PYTHON=1"):
+        lm.check_backend("llama-cpp-python")
+
+
+def test_backend_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("CIBENCH_LOCAL_BACKEND", raising=False)
+    assert lm.backend_from_env() == "xllamacpp"
+    monkeypatch.setenv("CIBENCH_LOCAL_BACKEND", "llama-cpp-python")
+    assert lm.backend_from_env() == "llama-cpp-python"
+    monkeypatch.setenv("CIBENCH_LOCAL_BACKEND", "vllm")
+    with pytest.raises(LocalModelError, match="CIBENCH_LOCAL_BACKEND='vllm'.*known: xllamacpp, llama-cpp-python"):
+        lm.backend_from_env()
+
+
+def test_one_thread_by_default(monkeypatch):
+    monkeypatch.delenv("CIBENCH_LOCAL_THREADS", raising=False)
+    assert lm.LocalModelServer().threads == 1
+    monkeypatch.setenv("CIBENCH_LOCAL_THREADS", "2")
+    assert lm.LocalModelServer().threads == 2
 
 
 FAKE_SERVER = textwrap.dedent("""\
     #!{python}
-    # Stand-in for `python -m llama_cpp.server`: answers GET /v1/models on --port.
+    # Stand-in for the model server: answers GET /v1/models on --port.
     import json, sys
     from http.server import BaseHTTPRequestHandler, HTTPServer
     args = sys.argv[1:]
@@ -122,8 +141,6 @@ def test_server_start_failure_reports_its_stderr(tmp_path):
 
 @pytest.mark.slow
 def test_real_local_model_answers_through_litellm():
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (run `bash scripts/setup.sh`)")
     if importlib.util.find_spec("litellm") is None:
         pytest.skip("litellm is not installed")
     try:
