@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CibenchError
+from .resources import templates_dir
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "reports" / "templates" / "batch.ipynb"
-
-
-def run_batch(parameters: dict[str, Any], executed: Path, template: Path = TEMPLATE) -> Path:
+def run_batch(parameters: dict[str, Any], executed: Path, template: Path | None = None) -> Path:
     """Execute the batch template with papermill; returns the executed notebook's path."""
+    template = template or templates_dir() / "batch.ipynb"
     try:
         import papermill
     except ImportError as exc:

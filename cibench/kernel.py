@@ -29,6 +29,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .errors import KernelError
 from .records import Execution
+from .resources import kernels_dir
 from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,6 @@ SECRET_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_|
 DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN", "PYTEST_CURRENT_TEST"}
 INTERRUPT_GRACE = 5.0
 DROPPED_MIME = "application/vnd.cibench.dropped+json"
-
-
-def kernels_dir() -> Path:
-    """The `kernels/` folder: $CIBENCH_KERNELS_DIR, else the one beside the package."""
-    env = os.environ.get("CIBENCH_KERNELS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "kernels"
 
 
 def scrubbed_environment(base: dict[str, str] | None = None) -> dict[str, str]:
