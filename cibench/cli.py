@@ -16,6 +16,7 @@ from . import __version__
 from .agents.base import AgentOptions
 from .errors import CibenchError
 from .kernel import INTERRUPT_GRACE, KernelLimits, OutputCaps
+from .progress import console, make_progress
 from .sandbox import SandboxOptions
 from .session import SessionSettings
 
@@ -232,15 +233,40 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
                         cache=not args.no_cache)
 
 
+RESULT_COLUMNS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
+                  ("text_score", "Text"), ("vis_score", "Vis"), ("check_rate", "Check"))
+
+
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    """The end of a run: a small table, one row per (model, mode), percent of steps."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    scorings = sorted({row["scoring"] for row in summary["results"]})
+    table = Table(title=f"results, % of steps (scoring {', '.join(scorings)}; – = no step of "
+                  "that type)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),
+                  pad_edge=False)
+    for name in ("model", "mode", "tasks", "steps"):
+        table.add_column(name, justify="left" if name in ("model", "mode") else "right")
+    for _, label in RESULT_COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("err", justify="right")
+    extra = []
     for row in summary["results"]:
-        metrics = ", ".join(f"{k} {v:.1f}" for k, v in row["metrics"].items() if v is not None)
-        errors = f", {len(row['errors'])} errors" if row["errors"] else ""
+        metrics = row["metrics"]
+        mode = row["mode"] if len(scorings) == 1 else f"{row['mode']}/{row['scoring']}"
+        table.add_row(row["model"], mode, str(row["tasks"]), str(row["steps"]),
+                      *("–" if metrics.get(k) is None else f"{metrics[k]:.1f}" for k, _ in RESULT_COLUMNS),
+                      str(len(row["errors"])))
         if row.get("pass_at_k"):
-            metrics += ", " + ", ".join(f"{k} {v:.1f}" for k, v in row["pass_at_k"].items())
-        print(f"{row['model']} [{row['mode']}, {row['scoring']}]: {row['tasks']} tasks, "
-              f"{row['steps']} steps{errors}: {metrics}")
-    print(f"sessions and summary.json in {out}")
+            extra.append(f"{row['model']} [{row['mode']}]: " + ", ".join(
+                f"{k} {v:.1f}" for k, v in row["pass_at_k"].items()))
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    for line in extra:
+        console.print(line, markup=False, highlight=False)
+    console.print(f"sessions and summary.json in {out}", markup=False, highlight=False)
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -254,8 +280,12 @@ async def _main(args: argparse.Namespace) -> int:
         tasks = load_tasks(args.paths)
         for task in tasks:
             check_data_files(task)
-        truths, invalid = await prepare_truth(tasks, args.oracle_dir, args.jobs,
-                                              rebuild=args.rebuild)
+        progress = make_progress(not args.quiet)
+        try:
+            truths, invalid = await prepare_truth(tasks, args.oracle_dir, args.jobs,
+                                                  rebuild=args.rebuild, progress=progress)
+        finally:
+            progress.close()
         for task_id, truth in sorted(truths.items()):
             print(f"ok {task_id}: {len(truth.steps)} steps, ground truth in "
                   f"{args.oracle_dir / (task_id + '.json')}")
@@ -279,8 +309,12 @@ async def _main(args: argparse.Namespace) -> int:
                           out=args.out, oracle_dir=args.oracle_dir, attempts=args.attempts,
                           timeout=args.timeout, scoring=args.scoring, jobs=args.jobs,
                           run_id=args.run_id, agent=_agent_options(args), settings=settings,
-                          samples=args.samples, vis_judge=_vis_judge(args))
-        result = await run_benchmark(opts)
+                          samples=args.samples, vis_judge=_vis_judge(args),
+                          progress=make_progress(not args.quiet))
+        try:
+            result = await run_benchmark(opts)
+        finally:
+            opts.progress.close()
         _print_summary(result.summary, result.out)
         if result.invalid:
             print(f"cibench: error: {result.invalid} tasks were skipped because their reference "
@@ -327,8 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    if sys.stderr.isatty():  # log lines print above the live progress bar
+        from rich.logging import RichHandler
+
+        logging.basicConfig(level=level, format="%(name)s: %(message)s", datefmt="%H:%M:%S",
+                            handlers=[RichHandler(console=console(), show_path=False,
+                                                  markup=False, rich_tracebacks=False)])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            datefmt="%H:%M:%S")
     if not args.debug:
         for noisy in ("traitlets", "asyncio", "LiteLLM", "httpx", "jupyter_client"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -31,6 +31,7 @@ from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
 from .notebook import read_session, write_session
 from .preflight import check_data_files
+from .progress import NullProgress, Progress
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
 from .sampling import pass_at_k_table, sample_path
 from .sandbox import check_available
@@ -65,6 +66,7 @@ class RunOptions:
     run_id: str | None = None
     agent: AgentOptions = field(default_factory=AgentOptions)
     settings: SessionSettings = field(default_factory=SessionSettings)
+    progress: Progress = field(default_factory=NullProgress)  # live display (cibench/progress.py)
 
 
 @dataclass
@@ -109,11 +111,13 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
 
 
 async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
-                        rebuild: bool = False
+                        rebuild: bool = False, progress: Progress | None = None
                         ) -> tuple[dict[str, GroundTruth], dict[str, str]]:
     """Ground truth per task id, and the one-line error of each task whose references fail
     (one broken task in a suite of hundreds must not stop the others)."""
     sem = asyncio.Semaphore(max(1, jobs))
+    progress = progress or NullProgress()
+    progress.add_total(len(tasks), "ground truth")
     truths: dict[str, GroundTruth] = {}
     invalid: dict[str, str] = {}
 
@@ -124,6 +128,7 @@ async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
             except GroundTruthError as exc:
                 invalid[task.id] = str(exc)
                 log.error("%s", exc)
+            progress.task_validated(task.id in truths)
     await asyncio.gather(*(one(t) for t in tasks))
     if not truths and invalid:
         raise GroundTruthError(f"no task has valid ground truth ({len(invalid)} failed; first: "
@@ -175,6 +180,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
                        protocol=agent.protocol, attempts=opts.attempts, scoring=opts.scoring,
                        timeout=opts.timeout, params=params)
     label = "" if sample is None else f" sample {sample}/{opts.samples}"
+    opts.progress.add_total(len(tasks), f"{model} · {opts.mode}")
 
     async def one(task: Task) -> SessionRecord:
         path = (session_path(out, model, task.id) if sample is None
@@ -182,6 +188,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
         done = _finished(path, config, task)
         if done is not None:
             log.info("%s %s%s: already complete, skipped", model, task.id, label)
+            opts.progress.session_done(done, skipped=True)
             return done
         async with sem:
             log.info("%s %s%s: running (%s)", model, task.id, label, opts.mode)
@@ -192,6 +199,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
             write_session(path, record, expected)
             log.info("%s %s%s: %s %s", model, task.id, label, record.status,
                      json.dumps(record.scores))
+            opts.progress.session_done(record)
             return record
     return list(await asyncio.gather(*(one(t) for t in tasks)))
 
@@ -351,6 +359,11 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
             data["scoring"] = scoring
             atomic_write_json(manifest, data)
     summary = summarize(records)
+    previous = out / "summary.json"
+    if previous.is_file():  # keep what the run (or the last score) said
+        kept = out / "summary.previous.json"
+        os.replace(previous, kept)
+        log.warning("replaced %s; the previous summary is kept as %s", previous, kept)
     atomic_write_json(out / "summary.json", summary)
     return RunResult(out=out, summary=summary,
                      errors=sum(1 for r in records if r.status != "complete"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,17 @@ def test_rescoring_refuses_a_notebook_with_missing_steps(small_task: Path,
     nbformat.write(nb, path)
     scored = _cli("score", "run", cwd=tmp_path)
     assert scored.returncode == 2 and "4 steps, the task 5" in scored.stderr
+
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    from cibench.fsutil import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644  # readable by others, as any file
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o600

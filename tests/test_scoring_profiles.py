@@ -145,6 +145,9 @@ def test_profiles_differ_and_rescore_reproduces_run(profile_task: Path, tmp_path
     rescored = json.loads((tmp_path / "d" / "summary.json").read_text())["results"][0]
     assert rescored["metrics"] == mc and rescored["failures"] == cib["results"][0]["failures"]
     assert json.loads((tmp_path / "d" / "run.json").read_text())["scoring"] == "cibench"
+    # the run's own summary is kept beside the new one
+    kept = json.loads((tmp_path / "d" / "summary.previous.json").read_text())["results"][0]
+    assert kept["scoring"] == "default" and kept["metrics"] == md
     # and back
     asyncio.run(rescore(tmp_path / "d", oracle, "default"))
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["results"][0]["metrics"] == md
