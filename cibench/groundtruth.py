@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import GroundTruthError, RunDirError
+from .execute import collect_figures
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .records import SCHEMA_VERSION, Execution
-from .scoring.figure_data import COLLECT_CODE, parse_collected
 from .scoring.numeric import parse_numbers
 from .task import Task
 
@@ -115,8 +115,7 @@ async def build_truth(task: Task, *, limits: KernelLimits | None = None,
                 if not result.ok:
                     raise GroundTruthError(f"reference code fails: {_describe(result)}",
                                            path=task.path, cell=step.cell, step=step.index)
-                figures = parse_collected((await kernel.execute(COLLECT_CODE, store_history=False))
-                                          .stdout())
+                figures = await collect_figures(kernel)
                 missing = _missing_output(step.type, result)
                 if missing:
                     raise GroundTruthError(missing, path=task.path, cell=step.cell,

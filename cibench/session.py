@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
+from .execute import collect_figures
 from .fsutil import make_sandbox_dirs, remove_tree
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
 from .kernel import (
@@ -41,14 +42,12 @@ from .records import (
 )
 from .sandbox import Sandbox, SandboxOptions
 from .scoring.aggregate import pool
-from .scoring.figure_data import COLLECT_CODE, parse_collected
 from .scoring.scorer import score_step
 from .task import Step, Task
 
 log = logging.getLogger(__name__)
 
 GIVE_UP_REPLY = "Sorry, I could not solve this step."
-HELPER_CAPS = OutputCaps(text_chars=20_000_000, images=0, outputs=10)  # cibench's own cells
 
 
 @dataclass
@@ -109,9 +108,7 @@ class _Replayer:
         return redone
 
     async def collect_figures(self) -> list[dict]:
-        out = await self.kernel.execute(COLLECT_CODE, timeout=30, store_history=False,
-                                        caps=HELPER_CAPS)
-        return parse_collected(out.stdout())
+        return await collect_figures(self.kernel)
 
     async def run_step(self, step: Step) -> StepRecord:
         record = StepRecord(index=step.index, type=step.type, instruction=step.instruction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -144,3 +145,17 @@ def test_atomic_writes_follow_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644  # readable by others, as any file
     assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.kernel
+async def test_ground_truth_keeps_the_data_of_a_large_figure(tmp_path):
+    """Six lines of 1,000 points: ground truth once cut their data at 100,000 characters and
+    stored no figure record, so the figure-data score fell back to SSIM."""
+    plot = ("import numpy as np, matplotlib.pyplot as plt\nx = np.linspace(0, 1, 1000)\n"
+            "for k in range(6):\n    plt.plot(x, np.sin(x * (k + 1)) + 0.123456789 * k)\nplt.show()")
+    path = write_task(tmp_path / "suite", "big", [{"type": "vis", "instruction": "Plot six waves.",
+                                                   "code": plot}])
+    truth = await ensure_truth(load_task(path), tmp_path / "oracle")
+    (figure,) = truth.steps[0].figure_data
+    assert len(json.dumps(figure)) > 100_000
+    assert len(figure["axes"][0]["lines"]) == 6

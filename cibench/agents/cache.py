@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from ..jsonl_store import JsonlStore
 
 log = logging.getLogger(__name__)
 
@@ -40,51 +41,20 @@ def cache_key(model: str, params: dict[str, Any], messages: list[dict[str, Any]]
 
 
 class ResponseCache:
-    """An append-only JSONL map from call key to reply, loaded once, fsynced on every write."""
+    """The model replies of one run folder and model (see the module docstring)."""
 
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / CACHE_FILE
-        self._entries: dict[str, dict[str, Any]] = {}
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.is_file():
-            return
-        bad = 0
-        with self.path.open(encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    entry = json.loads(line)
-                    self._entries[entry["key"]] = entry
-                except (ValueError, KeyError, TypeError):
-                    bad += 1
-        if bad:
-            log.warning("%s: skipped %d unreadable line(s) (a run killed mid-write?)", self.path, bad)
-        log.info("response cache %s: %d entries", self.path, len(self._entries))
+        self._store = JsonlStore(self.path)
+        log.info("response cache %s: %d entries", self.path, len(self._store))
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._store)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._entries.get(key)
+        return self._store.get(key)
 
     def put(self, key: str, model: str, reply: dict[str, Any], usage: dict[str, Any]) -> None:
-        entry = {"key": key, "model": model, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                     time.gmtime()),
-                 "reply": reply, "usage": usage}
-        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # a torn last line (killed mid-write) must not glue onto this one
-        needs_newline = False
-        if self.path.is_file() and self.path.stat().st_size:
-            with self.path.open("rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                needs_newline = fh.read(1) != b"\n"
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(("\n" if needs_newline else "") + line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._entries[key] = entry
+        self._store.put({"key": key, "model": model,
+                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         "reply": reply, "usage": usage})

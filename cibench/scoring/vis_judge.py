@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnknownNameError
+from ..jsonl_store import JsonlStore
 from ..records import SessionRecord
 from .aggregate import pool
 
@@ -125,39 +125,13 @@ def cache_key(model: str, prompt: str, image_b64: str) -> str:
     return digest.hexdigest()
 
 
-class JudgeCache:
-    """Append-only JSONL: key -> the judge's answer; fsynced before the answer is used."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.entries: dict[str, dict[str, Any]] = {}
-        if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    entry = json.loads(line)
-                    self.entries[entry["key"]] = entry
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line from a kill
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.entries.get(key)
-
-    def put(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.entries[entry["key"]] = entry
-
-
 class VisJudge:
     """Calls the judge model (through litellm) with a cache in the run folder."""
 
     def __init__(self, settings: JudgeSettings, run_dir: Path):
         self.settings = settings
         check_variant(settings.variant)
-        self.cache = JudgeCache(Path(run_dir) / CACHE_FILE)
+        self.cache = JsonlStore(Path(run_dir) / CACHE_FILE)
         self.calls = 0  # paid calls made by this judge (cache hits excluded)
 
     def _api_key(self) -> str | None:
