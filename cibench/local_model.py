@@ -237,6 +237,16 @@ def _default_threads() -> int:
     return 1
 
 
+def _default_parallel() -> int:
+    """Two requests decoded together unless CIBENCH_LOCAL_PARALLEL says otherwise: `cibench run`
+    keeps two sessions in flight by default, and a batch of two costs a tiny model little more
+    than one request (docs/local-model.md)."""
+    env = os.environ.get("CIBENCH_LOCAL_PARALLEL")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return 2
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the server gets SIGTERM if cibench dies without cleaning up (no orphans)."""
     try:
@@ -261,8 +271,10 @@ class LocalModelServer:
     def __init__(self, name: str = DEFAULT_LOCAL_MODEL, *, port: int | None = None, n_ctx: int = 4096,
                  threads: int | None = None, startup_timeout: float = 120.0,
                  log_path: str | Path | None = None, python: str | None = None,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, parallel: int | None = None) -> None:
         self.spec = get_spec(name)
+        #: requests decoded together (xllamacpp slots); each slot gets its own n_ctx
+        self.parallel = parallel or _default_parallel()
         self.backend = backend or backend_from_env()
         if self.backend not in BACKENDS:
             raise LocalModelError(f"unknown local model backend {self.backend!r}; known: {', '.join(BACKENDS)}")
@@ -303,7 +315,8 @@ class LocalModelServer:
         assert self.gguf is not None and self.port is not None
         if self.backend == "xllamacpp":
             return [self.python, "-m", "cibench.llama_server", "--model", str(self.gguf),
-                    "--alias", self.name, "--port", str(self.port), "--n-ctx", str(self.n_ctx),
+                    "--alias", self.name, "--port", str(self.port),
+                    "--n-ctx", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
                     "--threads", str(self.threads)]
         cmd = [self.python, "-m", "llama_cpp.server",
                "--model", str(self.gguf), "--model_alias", self.name,
