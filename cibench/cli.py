@@ -102,9 +102,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+EXAMPLES = """examples:
+  cibench run notebooks/demo                          # the embedded local model, no API key
+  cibench run notebooks/demo --model gpt-4o --mode oracle --out sessions/gpt4o
+  cibench report sessions/gpt4o --out reports/out     # tables, figures, links to sessions
+
+`cibench COMMAND --help` lists a command's flags; the README has a tour."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="cibench", description="Evaluate LLM agents that use a Jupyter code interpreter.")
+        prog="cibench", description="Evaluate LLM agents that use a Jupyter code interpreter.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     parser.add_argument("--version", action="version", version=f"cibench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")

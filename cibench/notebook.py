@@ -41,19 +41,37 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines())
 
 
+#: which steps each metric is pooled over (the denominators shown under the score table)
+METRIC_STEPS = {"tool_rate": None, "exec_rate": None, "num_acc": ("num",), "text_score": ("text",),
+                "vis_score": ("vis",), "vis_data_score": ("vis",), "vis_judge_score": ("vis",),
+                "check_rate": ("check",)}
+
+
+def _score_table(record: SessionRecord) -> str:
+    """The same columns for every session of a run: percent of steps, – where no step of the
+    task has that type, and the number of steps each score is taken over."""
+    labels = [(k, label) for k, label in METRIC_LABELS
+              if k != "vis_judge_score" or record.scores.get(k) is not None]
+    counts = []
+    for key, _ in labels:
+        types = METRIC_STEPS[key]
+        counts.append(len(record.steps) if types is None else
+                      sum(1 for s in record.steps if s.type in types
+                          or (key == "check_rate" and s.check is not None)))
+    rows = ["| | " + " | ".join(label for _, label in labels) + " |",
+            "|---|" + "---:|" * len(labels),
+            "| score (%) | " + " | ".join(_fmt(record.scores.get(k)) for k, _ in labels) + " |",
+            "| steps | " + " | ".join(str(n) for n in counts) + " |"]
+    return "\n".join(rows)
+
+
 def _header(record: SessionRecord) -> str:
     run, task, usage = record.run, record.task, record.usage
     title = task.title or task.id
     lines = [f"# {title} · `{run.model}` · {MODE_NAMES.get(run.mode, run.mode)}", ""]
     if record.status != "complete":
         lines += [f"**ERROR (infrastructure, not scored):** {record.error}", ""]
-    shown = [(k, label) for k, label in METRIC_LABELS if k in record.scores
-             and (record.scores[k] is not None or k in ("tool_rate", "exec_rate"))]
-    if shown:
-        lines.append("| " + " | ".join(label for _, label in shown) + " |")
-        lines.append("|" + "---|" * len(shown))
-        lines.append("| " + " | ".join(_fmt(record.scores[k]) for k, _ in shown) + " |")
-        lines.append("")
+    lines += _score_table(record), ""
     passed = sum(1 for s in record.steps if s.score and s.score.passed)
     cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
     lines.append(f"{passed}/{len(record.steps)} steps passed · {usage.model_calls} model calls "
@@ -68,19 +86,89 @@ def _header(record: SessionRecord) -> str:
 
 
 def _score_line(step: StepRecord) -> str:
+    """One unambiguous line: the verdict, the step type, how many attempts it took, and the
+    scorer's note on what was expected and what was found."""
     s = step.score
     if s is None:
-        return f"**NOT SCORED · {step.type}**"
-    badge = "PASS" if s.passed else "FAIL"
+        return f"**Result: NOT SCORED** · `{step.type}` step"
     tries = len(step.attempts)
-    tail = []
-    if s.failure:
-        tail.append(s.failure)
-    if tries != 1:
-        tail.append(f"{tries} attempts")
-    extra = f" ({'; '.join(tail)})" if tail else ""
-    note = f" — {s.note}" if s.note else ""
-    return f"**{badge} · {step.type}**{note}{extra}"
+    verdict = "PASS" if s.passed else "FAIL"
+    parts = [f"**Result: {verdict}**", f"`{step.type}` step"]
+    if s.passed:
+        parts.append(f"on attempt {tries}" if tries > 1 else "first attempt")
+    elif s.failure:
+        parts.append(_clean(s.failure))
+    if s.note:
+        parts.append(_clean(s.note))
+    return " · ".join(parts)
+
+
+def _clean(text: str) -> str:
+    """A line from a model or kernel, safe to show in markdown: no control characters."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ").strip()
+
+
+def _attempt_label(step: StepRecord, attempt: Any, attempts_allowed: int) -> str:
+    ex = attempt.execution
+    if ex is None:
+        outcome = "final answer, no code" if attempt.reply.final else "no code"
+    elif ex.ok:
+        outcome = "ran"
+    elif ex.status == "error":
+        outcome = f"failed: {_clean(ex.error_name or 'error')}"
+    else:
+        outcome = f"failed: {ex.status}"
+    return f"**Attempt {attempt.index} of {attempts_allowed}** · {outcome}"
+
+
+def _prose(reply: Reply) -> str:
+    """The model's words without the code it ran (that code is the cell right below)."""
+    text = reply.prose.strip() or ("" if reply.code else reply.text.strip())
+    if reply.code and reply.code.strip() and reply.code.strip() in text:
+        for fence in ("```python\n", "```py\n", "```\n"):
+            text = text.replace(f"{fence}{reply.code.strip()}\n```", "*(code below)*")
+    return text
+
+
+#: stream lines longer than this are wrapped for display (the cell metadata keeps the original)
+WRAP_COLUMNS = 120
+
+
+def _display_outputs(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a reader sees: tracebacks cut to the model's own frames and the final error, long
+    lines wrapped. The exact outputs stay in the cell's metadata (`cibench.outputs`)."""
+    shown = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "error" and isinstance(out.get("traceback"), list):
+            out = {**out, "traceback": _short_traceback(out["traceback"])}
+        elif kind == "stream" and isinstance(out.get("text"), str):
+            out = {**out, "text": _wrap(out["text"])}
+        shown.append(out)
+    return shown
+
+
+def _short_traceback(lines: list[str]) -> list[str]:
+    if len(lines) < 2:
+        return lines
+    body, last = lines[:-1], lines[-1]
+    own = [f for f in body if "Cell In[" in f or "<ipython-input" in f]
+    hidden = sum(1 for f in body[1:] if f not in own and "Traceback (most recent call last)" not in f)
+    out = own[:]
+    if hidden:
+        out.append(f"... {hidden} library frame{'s' if hidden > 1 else ''} hidden "
+                   "(full traceback: cell metadata cibench.outputs) ...")
+    return [*out, last]
+
+
+def _wrap(text: str) -> str:
+    lines = []
+    for line in text.split("\n"):
+        while len(line) > WRAP_COLUMNS:
+            lines.append(line[:WRAP_COLUMNS] + " \u21a9")
+            line = line[WRAP_COLUMNS:]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def render_session(record: SessionRecord, expected: dict[int, Execution] | None = None) -> Any:
@@ -104,13 +192,15 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
             metadata={"tags": ["cibench-turn"], "cibench": step_meta}))
         for attempt in step.attempts:
             reply = attempt.reply.model_dump(mode="json")
-            if attempt.reply.prose.strip() or attempt.execution is None:
-                text = attempt.reply.prose.strip() or attempt.reply.text.strip() or "*(empty reply)*"
-                meta: dict[str, Any] = {"step": step.index, "attempt": attempt.index}
-                if attempt.execution is None:
-                    meta["reply"] = reply
-                nb.cells.append(new_markdown_cell(text, metadata={
-                    "tags": ["cibench-model-text"], "cibench": meta}))
+            label = _attempt_label(step, attempt, record.run.attempts)
+            prose = _prose(attempt.reply)
+            if attempt.execution is None and not prose:
+                prose = "*(empty reply)*"
+            meta: dict[str, Any] = {"step": step.index, "attempt": attempt.index}
+            if attempt.execution is None:
+                meta["reply"] = reply
+            nb.cells.append(new_markdown_cell(f"{label}\n\n{prose}".strip(), metadata={
+                "tags": ["cibench-model-text"], "cibench": meta}))
             if attempt.execution is not None:
                 count += 1
                 ex = attempt.execution
@@ -142,13 +232,18 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
             else expected.get(step.index)
         label = ("Reference solution (run in the kernel after the step, oracle mode)"
                  if step.reference_run is not None else
-                 "Reference solution and expected output (not run in this session)")
+                 "Reference solution and the output it gave when ground truth was built "
+                 "(not run in this session)")
         nb.cells.append(new_markdown_cell(f"#### {label}",
                                           metadata={"tags": ["cibench-label"]}))
         meta = {"step": step.index, "reference_run": step.reference_run is not None}
         if step.reference_run is not None:
             meta["execution"] = step.reference_run.model_dump(mode="json", exclude={"outputs"})
-        cell = _code_cell(step.reference, ref_outputs, None, ["cibench-reference"], meta)
+        if step.reference_run is not None:
+            count += 1  # run in this session's kernel, after the step
+        cell = _code_cell(step.reference, ref_outputs,
+                          count if step.reference_run is not None else step.index,
+                          ["cibench-reference"], meta)
         cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         cell.metadata["collapsed"] = True
         nb.cells.append(cell)
@@ -162,8 +257,12 @@ def _code_cell(source: str, execution: Execution | None, count: int | None, tags
                meta: dict[str, Any]) -> Any:
     cell = new_code_cell(source, metadata={"tags": tags, "cibench": meta})
     cell.execution_count = count
+    exact = execution.outputs if execution is not None else []
+    shown = _display_outputs(exact)
+    if shown != exact:
+        cell.metadata["cibench"]["outputs"] = exact
     outputs = []
-    for out in (execution.outputs if execution is not None else []):
+    for out in shown:
         out = dict(out)
         if out.get("output_type") == "execute_result":
             out["execution_count"] = count
@@ -179,9 +278,10 @@ def write_session(path: str | Path, record: SessionRecord,
 
 
 def _execution(cell: Any) -> Execution:
-    meta = cell.metadata.get("cibench", {}).get("execution", {})
+    meta = dict(cell.metadata.get("cibench", {}).get("execution", {}))
+    exact = cell.metadata.get("cibench", {}).get("outputs")
     outputs = []
-    for out in cell.get("outputs", []):
+    for out in (exact if exact is not None else cell.get("outputs", [])):
         out = _plain(out)
         if out.get("output_type") == "execute_result":
             out.pop("execution_count", None)
