@@ -279,16 +279,14 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from .preflight import check_data_files
+    from .preflight import preflight_tasks
     from .runner import RunOptions, prepare_truth, rescore, run_benchmark
     from .task import load_tasks
 
     if args.command == "validate":
         from .fsutil import check_folder_arg
         check_folder_arg(args.oracle_dir, "--oracle-dir")
-        tasks = load_tasks(args.paths)
-        for task in tasks:
-            check_data_files(task)
+        tasks, waiting = preflight_tasks(load_tasks(args.paths))
         progress = make_progress(not args.quiet)
         try:
             truths, invalid = await prepare_truth(tasks, args.oracle_dir, args.jobs,
@@ -300,6 +298,8 @@ async def _main(args: argparse.Namespace) -> int:
                   f"{args.oracle_dir / (task_id + '.json')}")
         for task_id, error in invalid.items():
             print(f"FAILED {task_id}: {error}")
+        for task_id, reason in waiting.items():
+            print(f"SKIPPED {task_id}: {reason}")
         if invalid:
             print(f"cibench: error: {len(invalid)} of {len(tasks)} tasks failed validation",
                   file=sys.stderr)
@@ -325,6 +325,9 @@ async def _main(args: argparse.Namespace) -> int:
         finally:
             opts.progress.close()
         _print_summary(result.summary, result.out)
+        if result.skipped:
+            print(f"{result.skipped} tasks were skipped until their assets are in place (listed "
+                  "in summary.json skipped_tasks)", file=sys.stderr)
         if result.invalid:
             print(f"cibench: error: {result.invalid} tasks were skipped because their reference "
                   "fails (listed in summary.json invalid_tasks; fix them and run again)",

@@ -2,15 +2,46 @@
 
 - `check_data_files`: a task whose code reads a file under `data/` that the task folder lacks
   (e.g. `pd.read_csv("data/sales.csv")` with no `data/sales.csv` beside the notebook).
+- `set_aside_needing_assets`: imported tasks that declare files their benchmark's copy lacked
+  (`cibench.needs_assets`) are skipped, with that reason, until the files are in place.
 """
 
 from __future__ import annotations
 
 import ast
+import logging
 from pathlib import Path
 
 from .errors import TaskFormatError
 from .task import Task
+
+log = logging.getLogger(__name__)
+
+
+def set_aside_needing_assets(tasks: list[Task]) -> tuple[list[Task], dict[str, str]]:
+    """(tasks that can run, {task id: "needs assets: data/..."} for the others)."""
+    ready, waiting = [], {}
+    for task in tasks:
+        missing = task.missing_assets()
+        if missing:
+            waiting[task.id] = (f"needs assets: {', '.join(missing)} (put them in "
+                                f"{task.folder}/data/; no re-import needed)")
+            log.info("%s: %s", task.id, waiting[task.id])
+        else:
+            ready.append(task)
+    return ready, waiting
+
+
+def preflight_tasks(tasks: list[Task]) -> tuple[list[Task], dict[str, str]]:
+    """Set aside tasks waiting for assets, then refuse (one line) any other task whose data
+    files are missing; returns what can run and what was set aside."""
+    ready, waiting = set_aside_needing_assets(tasks)
+    for task in ready:
+        check_data_files(task)
+    if tasks and not ready:
+        raise TaskFormatError(f"none of the {len(tasks)} tasks can run: all need assets "
+                              f"(first: {next(iter(waiting.values()))})", path=tasks[0].folder)
+    return ready, waiting
 
 READERS = {"read_csv", "read_table", "read_excel", "read_json", "read_parquet", "read_feather",
            "read_pickle", "read_fwf", "read_html", "read_xml", "read_sas", "read_stata",

@@ -30,7 +30,7 @@ from .errors import CibenchError, GroundTruthError, RunDirError
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
 from .notebook import read_session, write_session
-from .preflight import check_data_files
+from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
 from .sampling import pass_at_k_table, sample_path
@@ -75,6 +75,7 @@ class RunResult:
     summary: dict[str, Any]
     errors: int  # sessions that ended in an infrastructure error
     invalid: int = 0  # tasks skipped because their references fail (see summary invalid_tasks)
+    skipped: int = 0  # tasks set aside until their assets are in place (summary skipped_tasks)
 
 
 def session_path(out: Path, model: str, task_id: str) -> Path:
@@ -272,9 +273,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     Everything that can be refused (tasks, missing data files, sandbox flags, models, API
     server) is checked before the first session starts; when that fails in a folder this call
     created, the folder is removed again, so bad input leaves nothing half-written."""
-    tasks = load_tasks(opts.paths)
-    for task in tasks:
-        check_data_files(task)
+    tasks, waiting = preflight_tasks(load_tasks(opts.paths))
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)
     run_id = opts.run_id or new_run_id()
@@ -307,13 +306,16 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
             summary = summarize(records)
             if invalid:
                 summary["invalid_tasks"] = [{"task": k, "error": v} for k, v in invalid.items()]
+            if waiting:
+                summary["skipped_tasks"] = [{"task": k, "reason": v} for k, v in waiting.items()]
             atomic_write_json(out / "summary.json", summary)
     except CibenchError:
         if created and not started:
             shutil.rmtree(out, ignore_errors=True)
         raise
     errors = sum(1 for r in records if r.status != "complete")
-    return RunResult(out=out, summary=summary, errors=errors, invalid=len(invalid))
+    return RunResult(out=out, summary=summary, errors=errors, invalid=len(invalid),
+                     skipped=len(waiting))
 
 
 async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,

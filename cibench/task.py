@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,28 @@ class Task:
     def data_dir(self) -> Path:
         return self.folder / "data"
 
+    def missing_assets(self) -> list[str]:
+        """Files the task declares it needs (`cibench.needs_assets`, set by importers when the
+        benchmark's copy lacked them) that are still not beside the notebook."""
+        declared = self.metadata.get("needs_assets") or []
+        return [rel for rel in declared if isinstance(rel, str)
+                and not (self.folder / rel).exists()]
 
-def task_id_for(path: Path) -> str:
-    return f"{path.parent.name}/{path.stem}"
+
+TASK_ID_RE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+
+
+def task_id_for(path: Path, meta: dict[str, Any] | None = None) -> str:
+    """`cibench.task_id` when the notebook declares one (importers do, so ids stay unique
+    across splits whatever folder is passed), else `<folder>/<file stem>`."""
+    declared = (meta or {}).get("task_id")
+    if declared is None:
+        return f"{path.parent.name}/{path.stem}"
+    if not isinstance(declared, str) or not TASK_ID_RE.fullmatch(declared) \
+            or any(part in (".", "..") for part in declared.split("/")):
+        raise TaskFormatError(f"cibench.task_id {declared!r} is not a relative path of "
+                              "letters, digits, '.', '_' and '-'", path=path)
+    return declared
 
 
 def _tags(cell: Any) -> set[str]:
@@ -173,7 +193,7 @@ def load_task(path: str | Path) -> Task:
                           reference="\n".join(s.rstrip() for s in raw["code"]).strip("\n"),
                           checks=tuple(raw["checks"]), module=str(module),
                           options=raw["options"], cell=raw["cell"]))
-    return Task(id=task_id_for(path), path=path, title=str(meta.get("title", path.stem)),
+    return Task(id=task_id_for(path, meta), path=path, title=str(meta.get("title", path.stem)),
                 module=str(meta.get("module", "")), difficulty=str(meta.get("difficulty", "")),
                 language=str(meta.get("language", "en")), steps=tuple(steps), setup=tuple(setup),
                 sha256=_source_hash(nb, path.parent), metadata=dict(meta))

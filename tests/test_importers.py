@@ -13,7 +13,7 @@ import pytest
 from cibench.errors import UnknownNameError
 from cibench.groundtruth import build_truth
 from cibench.importers import IMPORTERS, ImportOptions, get_importer, import_suite
-from cibench.task import load_task
+from cibench.task import load_task, load_tasks
 
 CIBENCH_SMALL = ["generation-matplotlib-experiment46", "generation-scipy-experiment02",
                  "generation-pandas-experiment29"]
@@ -39,71 +39,126 @@ def test_cibench_sources(shared_dir: Path, tmp_path: Path):
     src = shared_dir / "datasets" / "cibench"
     out = tmp_path / "cibench"
     report = import_suite("cibench", src, ImportOptions(out=out))
-    counts = report.counts()
     sources = sorted(p for p in src.rglob("*.md") if p.name != "README.md")
-    # every source is accounted for exactly once
-    assert counts["written"] + counts["needs assets"] + counts["malformed"] == len(sources) == 204
-    template = [p for p in report.written if p.name.startswith("template-")]
-    generation = [p for p in report.written if p.name.startswith("generation-")]
-    # README: all referenced files are present for 29 of the 73 template tasks; about three
-    # quarters of the 131 generation tasks (we count 86 with every file, 4 more are malformed)
-    assert len(template) == 29
-    assert 0.6 * 131 <= len(generation) <= 0.8 * 131
-    assert 1 <= counts["malformed"] <= 10
-    malformed = {s.source: s.detail for s in report.skipped if s.reason == "malformed"}
-    assert "num_steps" in malformed["cibench_template/seaborn/seaborn_exp05.md"]
-    assert "line" in malformed["cibench_template/seaborn/seaborn_exp05.md"]
-    # large torchvision files are absent: reported with their names
-    needs = {s.source: s.detail for s in report.skipped if s.reason == "needs assets"}
-    assert "MNIST/raw/train-images-idx3-ubyte" in needs["cibench_generation/pytorch/experiment02.md"]
-    (out / "data").rename(out / "_data")  # load_task hashes data/: check structure alone
-    for path in report.written:
-        _valid(path)
-    (out / "_data").rename(out / "data")
-    task = load_task(out / "template-pandas_exp04.ipynb")
+    # every source becomes a task, in the release's split/module tree
+    assert len(report.written) == len(sources) == 204 and not report.skipped
+    tree = {p.relative_to(out).parts[:2] for p in report.written}
+    assert ("cibench_template", "pandas") in tree and ("cibench_generation", "scipy") in tree
+    by_split = {split: sum(1 for p in report.written if p.relative_to(out).parts[0] == split)
+                for split in ("cibench_template", "cibench_generation")}
+    assert by_split == {"cibench_template": 73, "cibench_generation": 131}
+    marked = {(s.source, s.reason): s.detail for s in report.incomplete}
+    assert ("cibench_template/seaborn/seaborn_exp05.md", "mismatched") in marked
+    assert "MNIST/raw/train-images-idx3-ubyte" in \
+        marked[("cibench_generation/pytorch/experiment02.md", "needs assets")]
+    tasks = load_tasks([out])
+    assert len({t.id for t in tasks}) == 204
+    task = next(t for t in tasks if t.id == "cibench_template/pandas/pandas_exp04")
     assert task.module == "pandas" and task.difficulty and task.metadata["source"]["idx"] == 4
-    assert all(s.module for s in task.steps)
-    assert (out / "data" / "pandas_dataset04.xlsx").is_file()
+    assert all(s.module for s in task.steps) and not task.missing_assets()
+    assert (task.folder / "data" / "pandas_dataset04.xlsx").is_file()
+    mnist = next(t for t in tasks if t.id == "cibench_generation/pytorch/experiment02")
+    assert any("MNIST" in m for m in mnist.missing_assets())
+    mismatched = next(t for t in tasks if t.id == "cibench_template/seaborn/seaborn_exp05")
+    assert len(mismatched.steps) == 6 and "positional" in mismatched.metadata["mismatch"]
     # reproducible: a second import writes byte-identical files
     again = tmp_path / "again"
     import_suite("cibench", src, ImportOptions(out=again))
     assert _digests(out) == _digests(again)
-    # --include-incomplete writes the others too, marked incomplete
-    inc = import_suite("cibench", src, ImportOptions(out=tmp_path / "inc", include_incomplete=True,
-                                                     ids=["template-pandas_exp01"]))
-    assert len(inc.written) == 1 and len(inc.incomplete) == 1
-    meta = load_task(inc.written[0]).metadata
-    assert meta["incomplete"] and meta["source"]["file"].endswith("pandas_exp01.md")
-    assert [s.module for s in load_task(inc.written[0]).steps][3] == "seaborn&numpy"
 
 
 def test_cibench_imported_tasks_execute(shared_dir: Path, tmp_path: Path):
     out = tmp_path / "cib"
     import_suite("cibench", shared_dir / "datasets" / "cibench",
                  ImportOptions(out=out, ids=CIBENCH_SMALL))
-    for name in CIBENCH_SMALL:
-        task = load_task(out / f"{name}.ipynb")
+    tasks = load_tasks([out])
+    assert sorted(t.id.rsplit("/", 1)[1] for t in tasks) == sorted(
+        n.rsplit("-", 1)[-1] for n in CIBENCH_SMALL)
+    for task in tasks:
         truth = asyncio.run(build_truth(task))
         assert len(truth.steps) == len(task.steps)
+
+
+HEAD = ("---\njupyter:\n  title: t\n  module: pandas\n  difficulty: Easy\n  idx: 1\n"
+        "  num_steps: 2\n  step_types:\n    - exec\n    - num\n  modules:\n    - pandas\n"
+        "    - pandas & numpy\n---\n\n")
 
 
 def test_cibench_structure_errors(tmp_path: Path):
     src = tmp_path / "src" / "pandas"
     src.mkdir(parents=True)
-    head = ("---\njupyter:\n  title: t\n  module: pandas\n  difficulty: Easy\n  idx: 1\n"
-            "  num_steps: 2\n  step_types:\n    - exec\n    - num\n  modules:\n    - pandas\n"
-            "    - pandas & numpy\n---\n\n")
-    (src / "good.md").write_text(head + "Make x.\n\n```python\nx = 1\n```\n\n```python\ny = 2\n"
+    (src / "good.md").write_text(HEAD + "Make x.\n\n```python\nx = 1\n```\n\n```python\ny = 2\n"
                                  "```\n\nPrint x.\n\n```python\nprint(x + y)\n```\n")
-    (src / "short.md").write_text(head + "Make x.\n\n```python\nx = 1\n```\n")
-    (src / "dangling.md").write_text(head + "Make x.\n\n```python\nx = 1\n```\n\nPrint x.\n")
+    (src / "short.md").write_text(HEAD + "Make x.\n\n```python\nx = 1\n```\n")
+    (src / "nofront.md").write_text("Make x.\n\n```python\nx = 1\n```\n")
     report = import_suite("cibench", tmp_path / "src", ImportOptions(out=tmp_path / "out"))
-    assert [p.name for p in report.written] == ["pandas-good.ipynb"]
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in report.written) == [
+        "src/pandas/good.ipynb", "src/pandas/short.ipynb"]
     bad = {s.source: s.detail for s in report.skipped}
-    assert "1 instruction/code pairs but num_steps is 2" in bad["pandas/short.md"]
-    assert "instruction without reference code" in bad["pandas/dangling.md"]
-    task = load_task(report.written[0])
+    assert "no front matter" in bad["pandas/nofront.md"]
+    marked = {s.source: s.detail for s in report.incomplete}
+    assert "1 instruction/code pairs but num_steps is 2" in marked["pandas/short.md"]
+    task = load_task(tmp_path / "out" / "src" / "pandas" / "good.ipynb")
+    assert task.id == "src/pandas/good"
     assert task.steps[0].reference == "x = 1\ny = 2" and task.steps[1].module == "pandas&numpy"
+
+
+def test_an_unseen_split_with_chinese_and_mismatched_tasks(tmp_path: Path):
+    """A split the importer never saw: English and Chinese template splits sharing file names,
+    one source whose cells don't match its front matter, one whose data is missing."""
+    for split, text in (("my_template", "Load the file."), ("my_template_chinese", "读取文件。")):
+        folder = tmp_path / "src" / split / "pandas"
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "t.csv").write_text("a,b\n1,4\n2,5\n")
+        (folder / "exp01.md").write_text(
+            HEAD + f"{text}\n\n```python\nimport pandas as pd\ndf = pd.read_csv('data/t.csv')\n```"
+            "\n\nSum a.\n\n```python\nint(df['a'].sum())\n```\n")
+    mixed = tmp_path / "src" / "my_template" / "pandas"
+    (mixed / "exp02.md").write_text(  # three markdown cells, two code cells, num_steps 2
+        HEAD + "Load it.\n\n```python\nimport pandas as pd\ndf = pd.read_csv('data/t.csv')\n```\n\n"
+        "Sum a.\n\n```python\nint(df['a'].sum())\n```\n\nAnd b?\n")
+    (mixed / "exp03.md").write_text(
+        HEAD + "Load.\n\n```python\nimport pandas as pd\ndf = pd.read_csv('data/gone.csv')\n```"
+        "\n\nSum.\n\n```python\nint(df['a'].sum())\n```\n")
+    out = tmp_path / "out"
+    report = import_suite("cibench", tmp_path / "src", ImportOptions(out=out))
+    assert len(report.written) == 4 and not report.skipped
+    tasks = {t.id: t for t in load_tasks([out])}
+    assert set(tasks) == {"my_template/pandas/exp01", "my_template/pandas/exp02",
+                          "my_template/pandas/exp03", "my_template_chinese/pandas/exp01"}
+    assert tasks["my_template_chinese/pandas/exp01"].language == "zh"
+    assert tasks["my_template/pandas/exp01"].language == "en"
+    assert len(tasks["my_template/pandas/exp02"].steps) == 2  # OpenCompass's zip pairing
+    assert "instruction without reference code" in tasks["my_template/pandas/exp02"].metadata["mismatch"]
+    assert tasks["my_template/pandas/exp03"].missing_assets() == ["data/gone.csv"]
+    assert (out / "my_template_chinese" / "pandas" / "data" / "t.csv").is_file()
+
+
+@pytest.mark.kernel
+def test_needs_assets_is_skipped_counted_then_runs(tmp_path: Path):
+    from cibench.runner import RunOptions, run_benchmark
+
+    src = tmp_path / "src" / "split" / "pandas"
+    src.mkdir(parents=True)
+    (src / "ok.md").write_text(HEAD + "Make x.\n\n```python\nx = 2\n```\n\nPrint x.\n\n"
+                               "```python\nprint(x + 1)\n```\n")
+    (src / "later.md").write_text(
+        HEAD + "Load.\n\n```python\nimport pandas as pd\ndf = pd.read_csv('data/late.csv')\n```"
+        "\n\nSum.\n\n```python\nint(df['a'].sum())\n```\n")
+    out = tmp_path / "suite"
+    import_suite("cibench", tmp_path / "src", ImportOptions(out=out))
+    opts = dict(paths=[str(out)], models=["oracle"], out=tmp_path / "run",
+                oracle_dir=tmp_path / "oracle", jobs=1)
+    first = asyncio.run(run_benchmark(RunOptions(**opts)))
+    assert first.skipped == 1 and first.summary["results"][0]["tasks"] == 1
+    (skipped,) = first.summary["skipped_tasks"]
+    assert skipped["task"] == "split/pandas/later" and "data/late.csv" in skipped["reason"]
+    # the files arrive: the same suite runs the task, no re-import
+    (out / "split" / "pandas" / "data").mkdir(exist_ok=True)
+    (out / "split" / "pandas" / "data" / "late.csv").write_text("a\n1\n2\n")
+    second = asyncio.run(run_benchmark(RunOptions(**opts)))
+    assert second.skipped == 0 and second.summary["results"][0]["tasks"] == 2
+    assert second.summary["results"][0]["metrics"]["num_acc"] == 100.0
 
 
 def test_cruxeval_validate_and_oracle(shared_dir: Path, tmp_path: Path):

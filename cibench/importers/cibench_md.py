@@ -4,12 +4,20 @@ A source is a markdown file with front matter under `jupyter:` (title, dataset, 
 idx, num_steps, step_types, modules); each step is markdown (the instruction) followed by fenced
 python (the reference). We pair them by structure: consecutive markdown cells are one instruction,
 consecutive code cells one reference, empty markdown cells are dropped. A source whose structure
-does not match its front matter is reported with file, cell and line, and skipped.
+does not match its front matter is imported the way OpenCompass pairs it (the i-th markdown cell
+with the i-th code cell: `load_experiment` in opencompass/datasets/cibench.py) and marked with
+what does not match (`cibench.mismatch`), so task counts match the benchmark's.
+
+Layout: the release's structure is kept: `<out>/<split>/<module>/<task>.ipynb`, task id
+`<split>/<module>/<task>` (unique across splits: the English and Chinese template splits share
+file names). A split whose name contains "chinese" gets `language: zh`.
 
 Data: CIBench copies every module's `data/` into one folder that becomes the kernel's working
 dir's `data/` (collect_datasources.sh). We index every `data/` folder under SRC the same way and
-copy the files each task's reference code names into `<out>/data/`. A task whose files are not
-all there "needs assets" and is skipped unless --include-incomplete.
+copy the files each task's reference code names into `<out>/<split>/<module>/data/`. Every source
+becomes a task: one whose files are not all there is written with `cibench.needs_assets` listing
+them; `validate` and `run` skip it with that reason until the files are put in place (no
+re-import needed).
 """
 
 from __future__ import annotations
@@ -145,6 +153,42 @@ def parse_source(path: Path) -> ParsedSource:
     return ParsedSource(path=path, meta=meta, steps=steps)
 
 
+def parse_positional(path: Path) -> ParsedSource:
+    """OpenCompass's pairing for a source whose cells don't match its front matter: the i-th
+    markdown cell is step i's instruction, the i-th code cell its reference (zip: the shorter
+    list decides). Raises SourceError only when the front matter itself is unusable."""
+    import jupytext
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        nb = jupytext.reads(text, fmt="md")
+    except Exception as exc:
+        raise SourceError(f"jupytext cannot read it: {str(exc).splitlines()[0]}") from exc
+    meta = {k: v for k, v in nb.metadata.items() if k != "jupytext"}
+    types = meta.get("step_types")
+    if not isinstance(types, list) or any(t not in CIBENCH_TYPES for t in types):
+        raise SourceError("front matter step_types must be a list of "
+                          f"{', '.join(CIBENCH_TYPES)}", line=1)
+    questions = [c.source.strip() for c in nb.cells if c.cell_type == "markdown"]
+    codes = [c.source.strip("\n") for c in nb.cells if c.cell_type == "code"]
+    steps = [(q, [c]) for q, c in zip(questions, codes) if q.strip() and c.strip()]
+    if not steps:
+        raise SourceError("no instruction/code pair at all")
+    return ParsedSource(path=path, meta=meta, steps=steps)
+
+
+def placement(root: Path, path: Path, meta: dict[str, Any]) -> tuple[str, str]:
+    """(split, module) of a source: `<split>/<module>/<file>` below SRC as the release has it;
+    SRC itself is the split when it holds module folders (or the files directly)."""
+    parts = [slug(p) for p in path.relative_to(root).parts[:-1]] if root != path else []
+    if len(parts) >= 2:
+        return parts[0], "-".join(parts[1:])
+    split = slug(root.name) or "cibench"
+    if len(parts) == 1:
+        return split, parts[0]
+    return split, slug(str(meta.get("module", "")).strip().lower()) or "misc"
+
+
 def index_data(src: Path) -> dict[str, Path]:
     """Every file under any `data/` folder below src, keyed by its path inside data/ (later
     folders win on clashes, as `cp -r` in collect_datasources.sh does)."""
@@ -213,63 +257,76 @@ class CIBenchImporter:
         if not files:
             raise ImportSourceError("no markdown task sources found", path=src)
         index = index_data(root)
-        copies: set[str] = set()
+        copies: set[tuple[Path, str]] = set()
         for path in files:
-            name = task_name(root, path)
             shown = path.relative_to(root).as_posix()
-            if not wanted(name, opts) and not wanted(path.stem, opts):
-                continue
             if opts.limit is not None and len(report.written) >= opts.limit:
                 report.skipped.append(Skipped(shown, "over --limit", ""))
                 continue
+            mismatch = None
             try:
                 parsed = parse_source(path)
             except SourceError as exc:
-                report.skipped.append(Skipped(shown, "malformed", str(exc)))
-                log.warning("%s: %s; skipped", shown, exc)
+                try:
+                    parsed = parse_positional(path)
+                except SourceError as unusable:
+                    report.skipped.append(Skipped(shown, "malformed", f"{exc}; {unusable}"))
+                    log.warning("%s: %s; skipped", shown, unusable)
+                    continue
+                mismatch = str(exc)
+            split, module = placement(root, path, parsed.meta)
+            task_id = f"{split}/{module}/{slug(path.stem)}"
+            if not any(wanted(name, opts) for name in (task_id, task_name(root, path), path.stem)):
                 continue
             code = "\n".join(c for _, refs in parsed.steps for c in refs)
             present, missing = needed_files(code, index)
-            issue = None
             if missing:
-                issue = Skipped(shown, "needs assets", "missing data/" + ", data/".join(missing))
-                if not opts.include_incomplete:
-                    report.skipped.append(issue)
-                    log.info("%s: needs assets (%s); skipped", shown, issue.detail)
-                    continue
-                report.incomplete.append(issue)
-            nb = self._notebook(name, shown, parsed, opts, missing)
-            target = out / f"{name}.ipynb"
+                report.incomplete.append(Skipped(shown, "needs assets",
+                                                 "missing data/" + ", data/".join(missing)))
+            if mismatch:
+                report.incomplete.append(Skipped(shown, "mismatched", mismatch))
+                log.warning("%s: %s; imported with OpenCompass's positional pairing", shown,
+                            mismatch)
+            folder = out / split / module
+            nb = self._notebook(task_id, shown, parsed, opts, missing, mismatch, split)
+            target = folder / f"{slug(path.stem)}.ipynb"
             write_notebook(target, nb)
             report.written.append(target)
-            copies.update(present)
-        for rel in sorted(copies):
-            if copy_data(index[rel] if rel in index else _dir_of(index, rel), out / "data" / rel):
+            copies.update((folder, rel) for rel in present)
+        for folder, rel in sorted(copies):
+            if copy_data(index[rel] if rel in index else _dir_of(index, rel), folder / "data" / rel):
                 report.data_files += 1
         return report
 
-    def _notebook(self, name: str, shown: str, parsed: ParsedSource, opts: ImportOptions,
-                  missing: list[str]) -> Any:
+    def _notebook(self, task_id: str, shown: str, parsed: ParsedSource, opts: ImportOptions,
+                  missing: list[str], mismatch: str | None, split: str) -> Any:
         meta = parsed.meta
         n = len(parsed.steps)
-        modules = meta.get("modules") or [meta.get("module", "")] * n
+        types = [*meta["step_types"][:n], *["exec"] * max(0, n - len(meta["step_types"]))]
+        modules = list(meta.get("modules") or [meta.get("module", "")] * n)
+        modules = [*modules[:n], *[meta.get("module", "")] * max(0, n - len(modules))]
         steps = [StepSpec(type=kind, instruction=instr, reference=refs,
                           module=_norm_modules(mod))
-                 for (instr, refs), kind, mod in zip(parsed.steps, meta["step_types"], modules)]
+                 for (instr, refs), kind, mod in zip(parsed.steps, types, modules)]
         info: dict[str, Any] = {
-            "title": str(meta.get("title", name)).strip(),
+            "task_id": task_id,
+            "title": str(meta.get("title", task_id)).strip(),
             "module": str(meta.get("module", "")).strip(),
             "difficulty": str(meta.get("difficulty", "")).strip().lower(),
-            "language": opts.language,
-            "source": {"benchmark": "cibench", "file": shown, "idx": meta.get("idx"),
-                       "dataset": meta.get("dataset")},
+            "language": "zh" if "chinese" in split.lower() else opts.language,
+            "source": {"benchmark": "cibench", "split": split, "file": shown,
+                       "idx": meta.get("idx"), "dataset": meta.get("dataset")},
         }
         if missing:
-            info["incomplete"] = ["needs assets: data/" + ", data/".join(missing)]
+            info["needs_assets"] = [f"data/{m}" for m in missing]
+        if mismatch:
+            info["mismatch"] = (f"{mismatch}; imported with OpenCompass's positional pairing "
+                                f"({n} steps)")
         code = "\n".join(c for _, refs in parsed.steps for c in refs)
         if NETWORK.search(code):
             info["needs_network"] = True
-        return build_notebook(f"cibench/{name}", steps, info)
+        notes = [f"**Imported with a mismatch:** {info['mismatch']}"] if mismatch else []
+        return build_notebook(f"cibench/{task_id}", steps, info, notes=notes)
 
 
 def _dir_of(index: dict[str, Path], rel: str) -> Path:

@@ -49,7 +49,7 @@ class ImportReport:
     kind: str
     out: Path
     written: list[Path] = field(default_factory=list)
-    incomplete: list[Skipped] = field(default_factory=list)  # written anyway (--include-incomplete)
+    incomplete: list[Skipped] = field(default_factory=list)  # written, marked (needs assets, ...)
     skipped: list[Skipped] = field(default_factory=list)
     data_files: int = 0
 
@@ -62,7 +62,9 @@ class ImportReport:
         """One line: what was written and what was skipped, by reason."""
         c = Counter(s.reason for s in self.skipped)
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(c.items()))
-        extra = (f" ({len(self.incomplete)} of them incomplete)" if self.incomplete else "")
+        marked = Counter(s.reason for s in self.incomplete)
+        extra = (" (" + ", ".join(f"{n} marked {reason}" for reason, n in sorted(marked.items()))
+                 + ")" if marked else "")
         return (f"{self.kind}: wrote {len(self.written)} tasks{extra} and {self.data_files} data "
                 f"files to {self.out}; skipped {len(self.skipped)}"
                 + (f" ({skipped})" if skipped else ""))
