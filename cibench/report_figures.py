@@ -122,7 +122,7 @@ def _png(fig: Figure) -> bytes:
 def _grouped_bars(ax: Any, groups: list[str], series: list[tuple[str, str, str]],
                   values: dict[tuple[str, str, str], dict[str, float | None]],
                   colours: dict[str, str], report: dict[str, Any], *, labels: bool = True,
-                  fmt: str = "{:.1f}") -> None:
+                  fmt: str = "{:.1f}", zeros: bool = True) -> None:
     n = max(len(series), 1)
     width = 0.8 / n
     for i, key in enumerate(series):
@@ -134,11 +134,16 @@ def _grouped_bars(ax: Any, groups: list[str], series: list[tuple[str, str, str]]
                 ys.append(value)
         bars = ax.bar(xs, ys, width * 0.92, label=series_label(key, report),
                       **_bar_style(key, colours))
-        if labels and n * len(groups) <= 40:
-            ax.bar_label(bars, labels=[fmt.format(y) for y in ys], fontsize=7, padding=1.5,
-                         color="#333333")
+        if labels and n <= 4 and n * len(groups) <= 32:
+            ax.bar_label(bars, labels=[fmt.format(y) if y or zeros else "" for y in ys], fontsize=7,
+                         padding=1.5, color="#333333")
     ax.set_xticks(range(len(groups)), groups)
     ax.set_xlim(-0.6, len(groups) - 0.4)
+
+
+def _bar_width(groups: int, series: int) -> float:
+    """Figure width in inches for grouped bars: room for the bars plus the legend."""
+    return min(12.0, max(7.0, 3.0 + 0.17 * groups * max(series, 2)))
 
 
 def _legend(fig: Figure, ax: Any, count: int) -> None:
@@ -155,8 +160,7 @@ def _fig_metrics(report: dict[str, Any], colours: dict[str, str]) -> Figure | st
         return "no scored steps in these runs"
     groups = [label for _, label in present]
     by_label = {key: {label: v.get(k) for k, label in present} for key, v in values.items()}
-    fig = _new_figure(max(6.0, 1.0 + 0.55 * len(groups) * max(1, len(series)) ** 0.7 + 2.6),
-                      3.6)
+    fig = _new_figure(_bar_width(len(groups), len(series)), 3.6)
     ax = fig.add_subplot()
     _grouped_bars(ax, groups, series, by_label, colours, report)
     ax.set_ylim(0, 112)
@@ -213,7 +217,7 @@ def _fig_difficulty(report: dict[str, Any], colours: dict[str, str]) -> Figure |
         return "no scored steps in these runs"
     difficulties = sorted({d for v in by_difficulty.values() for d in v}, key=_difficulty_sort)
     lengths = sorted({n for v in by_steps.values() for n in v}, key=int)
-    fig = _new_figure(11.0, 3.6)
+    fig = _new_figure(12.0, 3.6)
     left, right = fig.subplots(1, 2, width_ratios=[max(1, len(difficulties)),
                                                    max(1, len(lengths))])
     _grouped_bars(left, difficulties, series, by_difficulty, colours, report)
@@ -242,9 +246,10 @@ def _fig_attempts(report: dict[str, Any], colours: dict[str, str]) -> Figure | s
         return "no scored steps in these runs"
     groups = [str(n) for n in range(1, most + 1)] + ["never ran"]
     values = {k: {g: float(c[g]) for g in groups} for k, c in counts.items()}
-    fig = _new_figure(max(6.0, 3.0 + 0.5 * len(groups) * max(1, len(series)) ** 0.7), 3.4)
+    fig = _new_figure(_bar_width(len(groups), len(series)), 3.4)
     ax = fig.add_subplot()
-    _grouped_bars(ax, groups, series, values, colours, report, fmt="{:.0f}")
+    _grouped_bars(ax, groups, series, values, colours, report, fmt="{:.0f}",
+                  zeros=False)
     ax.set_xlabel("attempt whose code first ran without error")
     ax.set_ylabel("steps")
     ax.yaxis.get_major_locator().set_params(integer=True)

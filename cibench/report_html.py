@@ -54,6 +54,8 @@ header.top .sub code { color: #fff; background: rgba(255,255,255,.1); }
 nav { background: #f1f3f6; border-bottom: 1px solid var(--line); padding: 8px 40px;
   font-size: 13px; }
 nav a { margin-right: 16px; }
+nav .files { float: right; color: var(--muted); }
+nav .files a { margin: 0 0 0 12px; }
 main { padding: 10px 40px 40px; max-width: 1500px; }
 h2 { font-size: 19px; margin: 30px 0 6px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 15px; margin: 20px 0 6px; }
@@ -268,7 +270,7 @@ def _figures(figures: list[dict[str, Any]], out: Path) -> str:
     for fig in figures:
         if fig.get("file"):
             rel = Path(fig["file"]).relative_to(out).as_posix()
-            parts.append(f'<figure id="fig-{_e(fig["name"])}"><h3>{_e(fig["title"])}</h3>'
+            parts.append(f'<figure id="fig-{_e(fig["name"])}">'
                          f'<img src="{_href(rel)}" alt="{_e(fig["title"])}">'
                          f'<figcaption>{_e(fig["caption"])}</figcaption></figure>')
         else:
@@ -322,7 +324,7 @@ def render_index(report: dict[str, Any], figures: list[dict[str, Any]], pages: d
     """The whole page as a string."""
     colours = model_colours(report)
     runs = ", ".join(f"<code>{_e(r)}</code>" for r in report["runs"])
-    files = " · ".join(f'<a href="{_href(name)}">{_e(name)}</a>' for name in
+    files = "".join(f'<a href="{_href(name)}">{_e(name)}</a>' for name in
                        ("scores.csv", "leaderboard.csv", "report.md", "report.json"))
     sections = [
         ("leaderboard", "Leaderboard", _leaderboard(report, colours)),
@@ -346,7 +348,7 @@ def render_index(report: dict[str, Any], figures: list[dict[str, Any]], pages: d
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>cibench report</title><style>{CSS}</style></head><body>"
             f'<header class="top"><h1>cibench report</h1><div class="sub">Runs: {runs}</div>'
-            f'</header><nav>{nav}<span class="muted">Files: {files}</span></nav><main>'
+            f'</header><nav>{nav}<span class="files">Files: {files}</span></nav><main>'
             f"{_overview(report)}{body}"
             f"<footer>Written by cibench {_e(__version__)}. Scores in percent, one decimal; "
             f"{DASH} means not applicable. Solid colour: end-to-end; hatched: oracle mode.</footer>"
@@ -367,7 +369,10 @@ def _exporter() -> Any:
     import jinja2
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(extra_loaders=[jinja2.DictLoader({"cibench_session.html.j2":
+    # nbconvert's own warnings (e.g. "Alternative text is missing") would repeat per notebook
+    quiet = logging.getLogger(__name__ + ".nbconvert")
+    quiet.setLevel(logging.ERROR)
+    return HTMLExporter(log=quiet, extra_loaders=[jinja2.DictLoader({"cibench_session.html.j2":
                                                           SESSION_TEMPLATE})],
                         template_file="cibench_session.html.j2")
 
