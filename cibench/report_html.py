@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ from .report_figures import MODE_NAMES, model_colours, series_label
 
 log = logging.getLogger(__name__)
 
-# the session page template: JupyterLab's, minus require.js and MathJax from a CDN
+# the session page template: JupyterLab's, minus its scripts from a CDN (require.js, MathJax,
+# Mermaid, widgets); session notebooks hold none of these, so nothing is lost offline
 SESSION_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 """
 
 TABLE_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
@@ -365,16 +369,75 @@ def write_index(report: dict[str, Any], figures: list[dict[str, Any]], pages: di
 # --------------------------------------------------------------------------------------------
 # session notebooks
 
+# Session notebooks hold untrusted text: the model's prose and code, its outputs, exception
+# names. JupyterLab sanitizes an untrusted notebook; nbconvert does not, so the pages are made
+# safe here: markdown is rendered with raw HTML escaped, HTML outputs keep only table and text
+# markup (no attributes but class, colspan, rowspan, title), and outputs that carry scripts
+# (JavaScript, SVG, widgets) are replaced by a note.
+SAFE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
+                       "colgroup", "col", "div", "span", "p", "br", "hr", "b", "i", "em",
+                       "strong", "code", "pre", "ul", "ol", "li", "sub", "sup", "small",
+                       "h1", "h2", "h3", "h4", "h5", "h6"})
+SAFE_ATTRIBUTES = {"*": ["class", "title"], "td": ["colspan", "rowspan"],
+                   "th": ["colspan", "rowspan"]}
+REMOVED_OUTPUT = "(an output with scripts or SVG was left out of this page; open the notebook)"
+
+
+def _clean_html(text: str) -> str:
+    import bleach
+
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", text)
+    return bleach.clean(text, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, strip=True,
+                        strip_comments=True)
+
+
+def _unsafe_mime(mime: str) -> bool:
+    return ("javascript" in mime or mime == "image/svg+xml" or "widget" in mime
+            or mime.startswith("application/vnd.") or mime == "text/latex")
+
+
+def make_safe(nb: Any) -> Any:
+    """The notebook with its outputs' HTML cleaned and script-carrying outputs removed."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if not data:
+                continue
+            for mime in list(data):
+                if mime == "text/html":
+                    html = data[mime]
+                    data[mime] = _clean_html("".join(html) if isinstance(html, list) else html)
+                elif _unsafe_mime(mime):
+                    del data[mime]
+            if not data:
+                data["text/plain"] = REMOVED_OUTPUT
+    return nb
+
+
 def _exporter() -> Any:
     import jinja2
     from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    class SafeHTMLExporter(HTMLExporter):
+        """HTMLExporter whose markdown keeps raw HTML as text (HTMLExporter passes it through)."""
+
+        @jinja2.pass_context
+        def markdown2html(self, context: Any, source: str) -> str:
+            cell = context.get("cell", {})
+            path = context.get("resources", {}).get("metadata", {}).get("path", "")
+            renderer = IPythonRenderer(escape=True, attachments=cell.get("attachments", {}),
+                                       embed_images=self.embed_images, path=path,
+                                       anchor_link_text=self.anchor_link_text,
+                                       exclude_anchor_links=self.exclude_anchor_links,
+                                       **self.lexer_options)
+            return MarkdownWithMath(renderer=renderer).render(source)
 
     # nbconvert's own warnings (e.g. "Alternative text is missing") would repeat per notebook
     quiet = logging.getLogger(__name__ + ".nbconvert")
     quiet.setLevel(logging.ERROR)
-    return HTMLExporter(log=quiet, extra_loaders=[jinja2.DictLoader({"cibench_session.html.j2":
-                                                          SESSION_TEMPLATE})],
-                        template_file="cibench_session.html.j2")
+    return SafeHTMLExporter(log=quiet, extra_loaders=[jinja2.DictLoader(
+        {"cibench_session.html.j2": SESSION_TEMPLATE})], template_file="cibench_session.html.j2")
 
 
 def session_page(session: dict[str, Any]) -> str:
@@ -415,8 +478,8 @@ def render_sessions(report: dict[str, Any], out: Path) -> dict[str, str]:
                 continue
             if exporter is None:
                 exporter = _exporter()
-            body, _ = exporter.from_notebook_node(nbformat.reads(raw.decode("utf-8"),
-                                                                 as_version=4))
+            nb = make_safe(nbformat.reads(raw.decode("utf-8"), as_version=4))
+            body, _ = exporter.from_notebook_node(nb)
         except Exception as exc:  # nbconvert's failures are many and untyped
             manifest.pop(rel, None)
             log.warning("%s: session notebook not rendered (%s)", source,
