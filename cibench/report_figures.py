@@ -17,11 +17,13 @@ from typing import Any
 
 import matplotlib
 import matplotlib.style
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from .fsutil import atomic_write_bytes
+from .report import DIFFICULTY_ORDER, TABLE_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,7 @@ STYLE = {
     "savefig.facecolor": "white", "figure.facecolor": "white", "hatch.linewidth": 0.8,
     "svg.hashsalt": "cibench", "path.simplify": True,
 }
-FIG_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
-               ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "VisData"),
-               ("vis_judge_score", "VisJudge"), ("check_rate", "Check"))
-DIFFICULTY_ORDER = ("easy", "medium", "hard")
+FIG_METRICS = TABLE_METRICS
 MODE_NAMES = {"e2e": "end-to-end", "oracle": "oracle"}
 MAX_FAILURE_ROWS = 12
 
@@ -177,8 +176,6 @@ def _fig_modules(report: dict[str, Any], colours: dict[str, str]) -> Figure | st
     modules = sorted({m for v in rates.values() for m in v})
     if not series or not modules:
         return "no scored steps in these runs"
-    import numpy as np
-
     grid = np.full((len(modules), len(series)), np.nan)
     for j, key in enumerate(series):
         for i, module in enumerate(modules):
@@ -312,7 +309,8 @@ FIGURES = (
      "Each metric pooled over the steps it applies to, per model and mode (solid: end-to-end, "
      "hatched: oracle)."),
     ("modules", "Modules × models", _fig_modules,
-     "Share of steps passed per task module; grey “–”: the series has no task of that module."),
+     "Share of steps passed per task module; grey “–”: the series has no task of that "
+     "module."),
     ("difficulty", "Difficulty and task length", _fig_difficulty,
      "Share of steps passed, by the tasks' difficulty and by their number of steps."),
     ("attempts", "Attempts to success", _fig_attempts,

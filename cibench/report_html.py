@@ -26,7 +26,9 @@ from urllib.parse import quote
 from . import __version__
 from .agents.base import model_slug
 from .fsutil import atomic_write_json, atomic_write_text
-from .report_figures import MODE_NAMES, model_colours, series_label
+from .report import LEADERBOARD_METRICS as LEADERBOARD_KEYS
+from .report import DIFFICULTY_ORDER, TABLE_METRICS
+from .report_figures import model_colours, series_label
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,7 @@ SESSION_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 """
 
-TABLE_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
-                 ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "VisData"),
-                 ("vis_judge_score", "VisJudge"), ("check_rate", "Check"))
-LEADERBOARD_METRICS = ("Tool", "Exe", "Num", "Text", "Vis")
+LEADERBOARD_METRICS = tuple(label for _, label in LEADERBOARD_KEYS)
 DASH = "–"
 
 CSS = """
@@ -61,7 +60,8 @@ nav a { margin-right: 16px; }
 nav .files { float: right; color: var(--muted); }
 nav .files a { margin: 0 0 0 12px; }
 main { padding: 10px 40px 40px; max-width: 1500px; }
-h2 { font-size: 19px; margin: 30px 0 6px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h2 { font-size: 19px; margin: 30px 0 6px; padding-bottom: 4px;
+  border-bottom: 2px solid var(--line); }
 h3 { font-size: 15px; margin: 20px 0 6px; }
 p.note, .muted { color: var(--muted); font-size: 13px; margin: 4px 0 10px; }
 a { color: var(--accent); text-decoration: none; }
@@ -308,7 +308,8 @@ def _tasks(report: dict[str, Any], pages: dict[str, str], colours: dict[str, str
                 f"<span>{_e(name)}{f' ×{n}' if n > 1 else ''}</span>"
                 for name, n in s["failures"].items()) + "</td>")
         page = pages.get(s["notebook"])
-        link = f'<td><a href="{_href(page)}">notebook</a></td>' if page else '<td class="na">–</td>'
+        link = (f'<td><a href="{_href(page)}">notebook</a></td>' if page
+                else f'<td class="na">{DASH}</td>')
         body.append("<tr>" + _series_cell(key, report, colours) + task
                     + f"<td>{_e(s['module'])}</td><td>{_e(s['difficulty'])}</td>"
                     + (_num(s["sample"]) if sampled else "") + verdict
@@ -319,8 +320,8 @@ def _tasks(report: dict[str, Any], pages: dict[str, str], colours: dict[str, str
 
 
 def _difficulty_order(name: str) -> tuple[int, str]:
-    order = ("easy", "medium", "hard")
-    return (order.index(name) if name in order else len(order), name)
+    return (DIFFICULTY_ORDER.index(name) if name in DIFFICULTY_ORDER else len(DIFFICULTY_ORDER),
+            name)
 
 
 def render_index(report: dict[str, Any], figures: list[dict[str, Any]], pages: dict[str, str],
@@ -334,13 +335,13 @@ def render_index(report: dict[str, Any], figures: list[dict[str, Any]], pages: d
         ("leaderboard", "Leaderboard", _leaderboard(report, colours)),
         ("runs", "Runs", '<p class="note">One row per model, mode and scoring profile; metrics in '
          "percent pooled over the steps they apply to.</p>" + _runs(report, colours)),
+        ("figures", "Figures", _figures(figures, out)),
         ("modules", "By module", _breakdown(report, "by_module", "module", colours)),
         ("difficulty", "By difficulty",
          _breakdown(report, "by_difficulty", "difficulty", colours, _difficulty_order)),
         ("step-types", "By step type", _breakdown(report, "by_step_type", "step type", colours)),
         ("failures", "Failure categories", '<p class="note">Failed steps per category.</p>'
          + _failures(report, colours)),
-        ("figures", "Figures", _figures(figures, out)),
         ("tasks", "Tasks", '<p class="note">One row per session: steps passed, the session\'s '
          "metrics and why its steps failed; <b>notebook</b> opens the annotated session.</p>"
          + _tasks(report, pages, colours)),
