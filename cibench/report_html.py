@@ -307,15 +307,18 @@ def _tasks(report: dict[str, Any], pages: dict[str, str], colours: dict[str, str
             fails = ('<td class="fail-list">' + "".join(
                 f"<span>{_e(name)}{f' ×{n}' if n > 1 else ''}</span>"
                 for name, n in s["failures"].items()) + "</td>")
+        if s["status"] == "complete":
+            scores = _num(s["pass_rate"], heat=True) + "".join(
+                _num(s["metrics"].get(k), heat=True) for k, _ in metrics)
+        else:  # not scored: its steps count nowhere
+            scores = _num(None) * (1 + len(metrics))
         page = pages.get(s["notebook"])
         link = (f'<td><a href="{_href(page)}">notebook</a></td>' if page
                 else f'<td class="na">{DASH}</td>')
         body.append("<tr>" + _series_cell(key, report, colours) + task
                     + f"<td>{_e(s['module'])}</td><td>{_e(s['difficulty'])}</td>"
                     + (_num(s["sample"]) if sampled else "") + verdict
-                    + _num(s["pass_rate"], heat=True)
-                    + "".join(_num(s["metrics"].get(k), heat=True) for k, _ in metrics)
-                    + fails + link + "</tr>")
+                    + scores + fails + link + "</tr>")
     return _table(head, body)
 
 

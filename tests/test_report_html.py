@@ -273,6 +273,24 @@ def test_cli_report_folder_old_md_out_and_bad_run_folders(runs, tmp_path, capsys
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 
+def test_a_session_with_an_infrastructure_error_is_listed_not_scored(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["outs"]["failing"], run)
+    broken = run / "openai--scripted-failing" / "suite" / "two.ipynb"
+    nb = nbformat.read(broken, as_version=4)
+    nb.metadata["cibench"].update(status="error", error="AgentError: <server> down & out")
+    nbformat.write(nb, broken)
+    out = tmp_path / "report"
+    write_report([run], out)
+    with open(out / "scores.csv", newline="") as fh:
+        tasks = {row["task"] for row in csv.DictReader(fh)}
+    assert tasks == {"small"}
+    html = (out / "index.html").read_text()
+    assert "AgentError: &lt;server&gt; down &amp; out" in html and 'badge err' in html
+    assert "sessions with infrastructure errors" in html
+    _check_links(html, out)
+
+
 def test_make_safe_keeps_tables_and_text_and_drops_active_content():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("display_data", data={
