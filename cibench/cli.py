@@ -212,10 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the executed batch notebook goes")
     batch.add_argument("--extra", default="", help="more `cibench run` flags, quoted")
 
-    rep = sub.add_parser("report", help="tables and a leaderboard over one or more run folders")
+    rep = sub.add_parser("report", help="an HTML report with tables, figures and the session "
+                                        "notebooks, plus CSV, Markdown and JSON, over one or "
+                                        "more run folders")
     rep.add_argument("run_dirs", nargs="+", type=Path)
-    rep.add_argument("--out", type=Path, default=Path("reports/out/report"),
-                     help="writes OUT.md and OUT.json (default reports/out/report)")
+    rep.add_argument("--out", type=Path, default=Path("reports/out"),
+                     help="report folder: index.html, figures/, sessions/, scores.csv, "
+                          "leaderboard.csv, report.md, report.json (default reports/out)")
 
     imp = sub.add_parser("import", help="turn another benchmark into a task suite "
                                         "(cibench, cruxeval, qwen-agent, pybench)")
@@ -350,14 +353,19 @@ async def _main(args: argparse.Namespace) -> int:
                   "oracle_dir": str(args.oracle_dir), "scoring": args.scoring,
                   "report": str(args.report), "extra_args": shlex.split(args.extra)}
         executed = await asyncio.to_thread(run_batch, params, args.executed)
-        print(f"batch notebook {executed}; report in {args.report.with_suffix('.md')}")
+        print(f"batch notebook {executed}; report in {args.report / 'index.html'}")
         return 0
     if args.command == "report":
         from .report import write_report
+        if args.out.suffix.lower() in (".md", ".json", ".html"):
+            folder = args.out.with_suffix("")
+            print(f"--out {args.out}: --out is now a folder; writing the report into {folder}/",
+                  file=sys.stderr)
+            args.out = folder
         report = write_report(args.run_dirs, args.out)
         for entry in report["leaderboard"]:
             print(" ".join(f"{k}={v}" for k, v in entry.items() if v is not None))
-        print(f"report in {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
+        print(args.out / "index.html")
         return 0
     if args.command == "import":
         from .importers import ImportOptions, import_suite

@@ -1,5 +1,10 @@
 """Reports: tables over one or more run folders, read only from their session notebooks.
 
+This module builds the report's data (`build_report`) and writes its tabular files:
+`report.json`, `report.md`, `scores.csv` (one row per step) and `leaderboard.csv` (CIBench's
+layout). `write_report` also has the figures (`report_figures`) and the HTML page with the
+rendered session notebooks (`report_html`) made beside them.
+
 Per (model, mode): the pooled metrics, the same per module, per difficulty and per step type,
 failure categories, and a CIBench-style leaderboard row per model that pairs its end-to-end and
 oracle runs: E-/O- Tool, Exe, Num, Text, Vis and Avg (the mean of Num, Text and Vis over both
@@ -9,22 +14,33 @@ equals the overall score, as in CIBench.
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from .errors import RunDirError
-from .fsutil import atomic_write_json, atomic_write_text
+from .fsutil import atomic_write_json, atomic_write_text, check_folder_arg
+from .notebook import read_session
 from .records import SCHEMA_VERSION, SessionRecord, StepRecord
-from .runner import collect_sessions
-from .sampling import pass_at_k_table
+from .runner import session_paths
+from .sampling import pass_at_k_table, sample_of
 from .scoring.aggregate import pool
+
+log = logging.getLogger(__name__)
 
 LEADERBOARD_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                        ("text_score", "Text"), ("vis_score", "Vis"))
 TABLE_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                  ("text_score", "Text"), ("vis_score", "Vis"), ("vis_data_score", "VisData"),
                  ("vis_judge_score", "VisJudge"), ("check_rate", "Check"))
+# per-step score fields (StepScore, 0..1 or None) as they appear in scores.csv
+STEP_FIELDS = ("tool", "exec", "num", "text", "vis", "vis_data", "vis_judge", "check")
+SCORES_COLUMNS = ("model", "mode", "scoring", "suite", "task", "sample", "step", "type",
+                  *STEP_FIELDS, "passed", "failure", "attempts", "ran_at_attempt")
+DIFFICULTY_ORDER = ("easy", "medium", "hard")
 
 
 def _group_steps(records: list[SessionRecord], key: str) -> dict[str, list[StepRecord]]:
@@ -41,15 +57,72 @@ def _group_steps(records: list[SessionRecord], key: str) -> dict[str, list[StepR
     return dict(sorted(groups.items()))
 
 
-def build_report(run_dirs: list[Path]) -> dict[str, Any]:
-    records: list[SessionRecord] = []
+def _read_runs(run_dirs: list[Path]) -> list[tuple[Path, SessionRecord]]:
+    """(notebook path, record) of every readable session; unreadable notebooks are skipped
+    with a warning, a missing folder or one without sessions is a RunDirError."""
+    found: list[tuple[Path, SessionRecord]] = []
     for run_dir in run_dirs:
-        if not Path(run_dir).is_dir():
-            raise RunDirError("no such run folder", path=run_dir)
-        found = collect_sessions(Path(run_dir))
-        if not found:
-            raise RunDirError("no session notebooks in this folder", path=run_dir)
-        records.extend(found)
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise RunDirError("no such run folder" if not run_dir.exists()
+                              else "not a folder", path=run_dir,
+                              hint="give `cibench report` the --out folder of a `cibench run`")
+        mine = []
+        for path in session_paths(run_dir):
+            try:
+                mine.append((path, read_session(path)))
+            except RunDirError as exc:
+                log.warning("skipped: %s", exc)
+        if not mine:
+            raise RunDirError("no session notebooks in this folder", path=run_dir,
+                              hint="give `cibench report` the --out folder of a `cibench run`")
+        found.extend(mine)
+    return found
+
+
+def _first_run(step: StepRecord) -> int | None:
+    """The attempt (1-based) whose code first ran without error; None if none did."""
+    for n, attempt in enumerate(step.attempts, 1):
+        if attempt.execution is not None and attempt.execution.ok:
+            return n
+    return None
+
+
+def _split_id(task_id: str) -> tuple[str, str]:
+    suite, _, name = task_id.rpartition("/")
+    return suite, name
+
+
+def session_entry(path: Path, record: SessionRecord) -> dict[str, Any]:
+    """One session of the report: the task, its pooled scores and every step's scores."""
+    suite, name = _split_id(record.task.id)
+    steps = []
+    for step in record.steps:
+        score = step.score
+        steps.append({
+            "step": step.index, "type": step.type, "attempts": len(step.attempts),
+            "ran_at_attempt": _first_run(step), "gave_up": step.gave_up,
+            **{f: (getattr(score, f) if score else None) for f in STEP_FIELDS},
+            "passed": bool(score and score.passed),
+            "failure": score.failure if score else None})
+    passed = sum(s["passed"] for s in steps)
+    return {
+        "model": record.run.model, "mode": record.run.mode, "scoring": record.run.scoring,
+        "suite": suite, "task": name, "task_id": record.task.id,
+        "title": record.task.title or name, "module": record.task.module or "(none)",
+        "difficulty": record.task.difficulty or "(none)", "sample": sample_of(record),
+        "status": record.status, "error": record.error, "notebook": str(path),
+        "steps_total": len(steps), "steps_passed": passed,
+        "pass_rate": round(100.0 * passed / len(steps), 2) if steps else None,
+        "metrics": pool(record.steps),
+        "failures": dict(Counter(s["failure"] for s in steps if s["failure"]).most_common()),
+        "steps": steps,
+    }
+
+
+def build_report(run_dirs: list[Path]) -> dict[str, Any]:
+    found = _read_runs(run_dirs)
+    records = [r for _, r in found]
     groups: dict[tuple[str, str, str], list[SessionRecord]] = {}
     for r in records:
         groups.setdefault((r.run.model, r.run.mode, r.run.scoring), []).append(r)
@@ -73,8 +146,11 @@ def build_report(run_dirs: list[Path]) -> dict[str, Any]:
         if sampled:
             rows[-1].update(sessions=len(done), tasks=sampled["tasks"],
                             samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
+    sessions = sorted((session_entry(p, r) for p, r in found),
+                      key=lambda e: (e["model"], e["mode"], e["scoring"], e["task_id"],
+                                     e["sample"] or 0))
     return {"schema_version": SCHEMA_VERSION, "runs": [str(p) for p in run_dirs],
-            "rows": rows, "leaderboard": leaderboard(rows)}
+            "rows": rows, "leaderboard": leaderboard(rows), "sessions": sessions}
 
 
 def leaderboard(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,10 +223,71 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write_report(run_dirs: list[Path], out: Path) -> dict[str, Any]:
-    """Write OUT.md and OUT.json; returns the report."""
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[_csv_value(v) for v in row] for row in rows])
+    return buf.getvalue()
+
+
+def scores_csv(report: dict[str, Any]) -> str:
+    """One row per model × mode × task × step of the complete sessions: each metric's score
+    in 0..1 (empty where it does not apply), passed (0/1), failure category, attempts."""
+    rows = []
+    for entry in report["sessions"]:
+        if entry["status"] != "complete":
+            continue
+        for step in entry["steps"]:
+            merged = {**entry, **step}
+            rows.append([merged[c] for c in SCORES_COLUMNS])
+    return _csv(list(SCORES_COLUMNS), rows)
+
+
+def leaderboard_label(entry: dict[str, Any], board: list[dict[str, Any]]) -> str:
+    """The model's name, with its scoring profile when the board holds more than one."""
+    if len({e["scoring"] for e in board}) > 1:
+        return f"{entry['model']} [{entry['scoring']}]"
+    return entry["model"]
+
+
+LEADERBOARD_COLUMNS = tuple(f"{p}-{label}" for p in "EO" for _, label in LEADERBOARD_METRICS)
+
+
+def leaderboard_csv(report: dict[str, Any]) -> str:
+    """CIBench's layout: model, E-Tool … E-Vis, O-Tool … O-Vis, Avg (percent, one decimal)."""
+    board = report["leaderboard"]
+    rows = [[leaderboard_label(e, board)]
+            + [None if e[c] is None else round(e[c], 1) for c in (*LEADERBOARD_COLUMNS, "Avg")]
+            for e in board]
+    return _csv(["model", *LEADERBOARD_COLUMNS, "Avg"], rows)
+
+
+def write_report(run_dirs: list[Path], out: Path, *, sessions_html: bool = True) -> dict[str, Any]:
+    """Write the report folder OUT: index.html (with figures/ and sessions/ beside it),
+    report.md, report.json, scores.csv, leaderboard.csv. Returns the report."""
+    from .report_figures import draw_figures
+    from .report_html import render_sessions, write_index
+
+    out = check_folder_arg(out, "--out")
     report = build_report(run_dirs)
-    out = Path(out)
-    atomic_write_json(out.with_suffix(".json"), report)
-    atomic_write_text(out.with_suffix(".md"), render_markdown(report))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "report.json", report)
+    atomic_write_text(out / "report.md", render_markdown(report))
+    atomic_write_text(out / "scores.csv", scores_csv(report))
+    atomic_write_text(out / "leaderboard.csv", leaderboard_csv(report))
+    figures = draw_figures(report, out / "figures")
+    pages = render_sessions(report, out) if sessions_html else {}
+    write_index(report, figures, pages, out)
+    log.info("report written to %s", out)
     return report

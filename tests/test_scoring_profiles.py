@@ -165,7 +165,7 @@ def test_report_leaderboard_avg_over_both_modes(profile_task: Path, tmp_path: Pa
     report_base = tmp_path / "rep" / "report"
     assert cli_main(["-q", "report", str(outs["e2e"]), str(outs["oracle"]),
                      "--out", str(report_base)]) == 0
-    report = json.loads(report_base.with_suffix(".json").read_text())
+    report = json.loads((report_base / "report.json").read_text())
     assert report == json.loads(json.dumps(build_report([outs["e2e"], outs["oracle"]])))
     (entry,) = report["leaderboard"]
     assert entry["model"] == "scripted-board" and entry["modes"] == ["e2e", "oracle"]
@@ -178,7 +178,7 @@ def test_report_leaderboard_avg_over_both_modes(profile_task: Path, tmp_path: Pa
                                                    "steps": 1, "num_acc": 0.0}
     assert rows["e2e"]["by_module"]["pandas"]["steps"] == 4
     assert rows["oracle"]["failures"] == {"wrong answer": 1}
-    md = report_base.with_suffix(".md").read_text()
+    md = (report_base / "report.md").read_text()
     assert md == render_markdown(report)
     assert "| scripted-board | default | 100.0 | 100.0 | 0.0 | 88.9 | 100.0 |" in md
     assert "| 63.0 |" in md and "### Failures" in md
