@@ -10,6 +10,7 @@ the notebook, so `read_session` rebuilds the exact record (re-scoring needs no m
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def _header(record: SessionRecord) -> str:
     title = task.title or task.id
     lines = [f"# {title} · `{run.model}` · {MODE_NAMES.get(run.mode, run.mode)}", ""]
     if record.status != "complete":
-        lines += [f"**ERROR (infrastructure, not scored):** {record.error}", ""]
+        lines += [f"**ERROR (infrastructure, not scored):** {_clean(record.error or '')}", ""]
     lines += _score_table(record), ""
     passed = sum(1 for s in record.steps if s.score and s.score.passed)
     cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
@@ -104,8 +105,21 @@ def _score_line(step: StepRecord) -> str:
 
 
 def _clean(text: str) -> str:
-    """A line from a model or kernel, safe to show in markdown: no control characters."""
-    return "".join(ch for ch in text if ch.isprintable() or ch == " ").strip()
+    """A line from a model or kernel, safe to show in markdown: no control characters, no
+    HTML (see `_no_html`)."""
+    return _no_html("".join(ch for ch in text if ch.isprintable() or ch == " ").strip())
+
+
+#: fenced code blocks and inline code spans: markdown shows HTML inside them as text
+_CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
+
+
+def _no_html(text: str) -> str:
+    """Untrusted text (model prose, exception names) for a markdown cell: every `<` outside
+    code is backslash-escaped, so no tag reaches the page (nbconvert's HTML export renders raw
+    HTML in markdown, scripts and event handlers included)."""
+    parts = _CODE_RE.split(text)
+    return "".join(part if i % 2 else part.replace("<", "\\<") for i, part in enumerate(parts))
 
 
 def _attempt_label(step: StepRecord, attempt: Any, attempts_allowed: int) -> str:
@@ -127,7 +141,7 @@ def _prose(reply: Reply) -> str:
     if reply.code and reply.code.strip() and reply.code.strip() in text:
         for fence in ("```python\n", "```py\n", "```\n"):
             text = text.replace(f"{fence}{reply.code.strip()}\n```", "*(code below)*")
-    return text
+    return _no_html(text)
 
 
 #: stream lines longer than this are wrapped for display (the cell metadata keeps the original)

@@ -110,3 +110,20 @@ async def test_failed_step_fits_one_screen_in_a_browser(failed_session: Path, tm
     shot = tmp_path / "session.png"
     subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+@pytest.mark.kernel
+async def test_model_text_cannot_put_html_into_the_page(openai_server, tmp_path: Path):
+    """nbconvert renders raw HTML in markdown cells: model prose and exception names must reach
+    the HTML export as text."""
+    from nbconvert import HTMLExporter
+
+    task = write_task(tmp_path / "suite", "one", SMALL_STEPS[:1], data=SMALL_DATA)
+    hostile = ("E = type('<img src=x onerror=alert(1)>', (Exception,), {})\nraise E()")
+    openai_server.responder = by_step({"Load": [
+        react(hostile, thought="<img src=y onerror=alert(2)> <script>alert(3)</script>")]})
+    await run([task], tmp_path, options(openai_server, protocol="react"))
+    html, _ = HTMLExporter().from_filename(str(session_file(tmp_path, task)))
+    assert "<img src=x" not in html and "<img src=y" not in html
+    assert "<script>alert(3)" not in html
+    assert "onerror=alert(2)" in html  # shown as text, not dropped
