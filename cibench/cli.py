@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where ground truth lives (default ./oracle)")
     val.add_argument("--rebuild", action="store_true", help="rebuild even if current")
     val.add_argument("--jobs", type=_positive_int, default=2, help="tasks at once (default 2)")
+    val.add_argument("--report", type=Path, metavar="FILE.md",
+                     help="also write a table per split × module (validated, needs assets, "
+                          "needs network, missing module, reference error, non-deterministic: "
+                          "validated tasks run their references a second time to tell)")
 
     run = sub.add_parser("run", help="run models through task notebooks and score them")
     run.add_argument("paths", nargs="+", help="task notebooks or folders of them")
@@ -289,7 +293,8 @@ async def _main(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from .fsutil import check_folder_arg
         check_folder_arg(args.oracle_dir, "--oracle-dir")
-        tasks, waiting = preflight_tasks(load_tasks(args.paths))
+        all_tasks = load_tasks(args.paths)
+        tasks, waiting = preflight_tasks(all_tasks)
         progress = make_progress(not args.quiet)
         try:
             truths, invalid = await prepare_truth(tasks, args.oracle_dir, args.jobs,
@@ -303,6 +308,12 @@ async def _main(args: argparse.Namespace) -> int:
             print(f"FAILED {task_id}: {error}")
         for task_id, reason in waiting.items():
             print(f"SKIPPED {task_id}: {reason}")
+        if args.report:
+            from .validation import validation_table, write_table
+            table = await validation_table(tasks, truths, invalid, waiting, all_tasks=all_tasks,
+                                           jobs=args.jobs)
+            write_table(args.report, table)
+            print(f"validation table in {args.report}")
         if invalid:
             print(f"cibench: error: {len(invalid)} of {len(tasks)} tasks failed validation",
                   file=sys.stderr)
