@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -129,9 +130,12 @@ def pinned(path: Path) -> dict[str, str]:
     return found
 
 
+RECIPE = "venv+compiled-bytecode-v1"  # how envs are built: a change rebuilds them
+
+
 def requirements_hash(path: Path, python_version: str) -> str:
-    """What an env is built from: the expanded requirement lines and the base Python."""
-    text = "\n".join([f"python {python_version}", *_expand(path)])
+    """What an env is built from: the expanded requirement lines, the base Python, the recipe."""
+    text = "\n".join([f"recipe {RECIPE}", f"python {python_version}", *_expand(path)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -432,6 +436,8 @@ def install(profile: str = "default", *, path: Path | None = None,
         raise KernelEnvError("exists and is not a cibench kernel environment; not replacing it",
                              path=target, hint="choose another --path or remove it")
 
+    # bytecode compiled at install: a per-session uid cannot write __pycache__ in the env, and
+    # would otherwise compile every module it imports at each kernel start
     wanted = _directives(req).get("installer", "uv")
     uv = _uv() if installer in ("auto", "uv") else None
     if installer == "uv" and uv is None:
@@ -449,7 +455,8 @@ def install(profile: str = "default", *, path: Path | None = None,
         if use_uv:
             _run([uv, "venv", "--quiet", "--relocatable", "--python", base, str(tmp)],
                  "creating the virtualenv (uv venv)", log_file, env)
-            _run([uv, "pip", "install", "--quiet", "--python", str(env_python(tmp)),
+            _run([uv, "pip", "install", "--quiet", "--compile-bytecode",
+                  "--python", str(env_python(tmp)),
                   "-r", str(req)], f"installing {req.name} (uv pip install)", log_file, env)
         else:
             _run([base, "-m", "venv", str(tmp)], "creating the virtualenv (python -m venv)",
@@ -494,39 +501,98 @@ def install(profile: str = "default", *, path: Path | None = None,
 # ---------------------------------------------------------------- check and fingerprint
 
 PROBE_CODE = r"""
-import importlib, importlib.metadata as md, json, platform, sys
-names = json.loads(sys.argv[1]); imports = json.loads(sys.argv[2]); do_import = sys.argv[3] == "1"
-out = {"python": platform.python_version(), "executable": sys.executable, "versions": {},
-       "errors": {}}
-for name in names:
+import importlib.metadata as md, json, platform, sys
+out = {"python": platform.python_version(), "executable": sys.executable, "versions": {}}
+for name in json.loads(sys.argv[1]):
     try:
         out["versions"][name] = md.version(name)
     except md.PackageNotFoundError:
         out["versions"][name] = None
-        continue
-    if do_import:
-        try:
-            importlib.import_module(imports.get(name, name.replace("-", "_")))
-        except BaseException as exc:
-            out["errors"][name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
 print(json.dumps(out))
 """
 
 
-def probe(python: str, names: list[str], *, do_import: bool = False) -> dict[str, Any]:
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def probe(python: str, names: list[str]) -> dict[str, Any]:
     """Python version and installed versions (None = missing) of `names` in `python`."""
     try:
-        done = subprocess.run(
-            [python, "-c", PROBE_CODE, json.dumps(names), json.dumps(IMPORT_NAMES),
-             "1" if do_import else "0"],
-            capture_output=True, text=True, timeout=600, check=False, cwd="/",
-            env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")})
+        done = subprocess.run([python, "-c", PROBE_CODE, json.dumps(names)],
+                              capture_output=True, text=True, timeout=120, check=False, cwd="/",
+                              env=_clean_env())
     except (OSError, subprocess.SubprocessError) as exc:
         raise KernelEnvError(f"cannot run the kernel's Python: {exc}", path=python) from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         raise KernelEnvError(f"the kernel's Python fails: {last[:200]}", path=python)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+IMPORT_ALL_CODE = r"""
+import importlib, json, sys
+for name, module in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(module)
+        print(json.dumps([name, None]), flush=True)
+    except BaseException as exc:
+        print(json.dumps([name, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]]),
+              flush=True)
+"""
+
+
+def import_errors(python: str, names: list[str]) -> tuple[dict[str, str | None], str]:
+    """({name: why its module does not import, or None}, a note on a crash): all in one
+    process, then the modules a crash (a segfault between two libraries) left untried each in
+    a process of its own."""
+    pairs = [[n, IMPORT_NAMES.get(n, n.replace("-", "_"))] for n in names]
+    env = {**_clean_env(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        done = subprocess.run([python, "-c", IMPORT_ALL_CODE, json.dumps(pairs)],
+                              capture_output=True, text=True, timeout=600, check=False,
+                              cwd="/", env=env)
+        out = done.stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.debug("importing all modules at once failed: %s", exc)
+        out = ""
+    errors: dict[str, str | None] = {}
+    for line in out.splitlines():
+        try:
+            name, error = json.loads(line)
+            errors[name] = error
+        except (ValueError, TypeError):
+            continue
+    rest = [n for n in names if n not in errors]
+    note = ""
+    if rest:
+        before = [n for n in names if n in errors]
+        note = (f"importing {rest[0]} after {', '.join(before) or 'nothing'} in one process "
+                f"crashes it (exit {done.returncode if out else '?'}); alone it "
+                f"{'imports' if import_error(python, rest[0]) is None else 'fails too'}")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            errors.update(zip(rest, pool.map(lambda n: import_error(python, n), rest)))
+    return errors, note
+
+
+def import_error(python: str, name: str) -> str | None:
+    """Why the module of distribution `name` does not import in `python` (own process: one
+    broken or crashing module must not hide the others), or None."""
+    module = IMPORT_NAMES.get(name, name.replace("-", "_"))
+    env = {**_clean_env(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        done = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True,
+                              timeout=300, check=False, cwd="/", env=env)
+    except subprocess.TimeoutExpired:
+        return f"import {module} takes more than 300 s"
+    except OSError as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        return f"import {module} kills the process (signal {-done.returncode})"
+    last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+    return last[:200]
 
 
 def _pins_for(python: str) -> tuple[str, dict[str, str]]:
@@ -559,27 +625,32 @@ def check(python: str | None = None, profile: str | None = None) -> CheckReport:
     env_profile, pins = _pins_for(python)
     if profile is not None:
         env_profile, pins = profile, pinned(requirements_file(profile))
-    found = probe(python, sorted(pins), do_import=True)
+    found = probe(python, sorted(pins))
+    present = [name for name in sorted(pins) if found["versions"].get(name)]
+    errors, crash = import_errors(python, present)
     lines, missing = [], []
     for name in sorted(pins):
         have, want = found["versions"].get(name), pins[name]
         if have is None:
             missing.append(name)
             lines.append(f"MISSING  {name} (pinned {want or 'any'})")
-        elif name in found["errors"]:
+        elif errors.get(name):
             missing.append(name)
-            lines.append(f"BROKEN   {name} {have}: {found['errors'][name]}")
+            lines.append(f"BROKEN   {name} {have}: {errors[name]}")
         elif want and have != want:
             lines.append(f"ok       {name} {have} (pinned {want})")
         else:
             lines.append(f"ok       {name} {have}")
-    assets = assets_dir() if python == kernel_python() else kernels_dir() / "assets"
+    own = Path(python).parent.parent / ASSETS
+    assets = own if own.is_dir() else kernels_dir() / "assets"
     for what, rel in (("seaborn datasets", "seaborn-data"),
                       ("nltk data", "nltk_data/corpora/stopwords.zip")):
         there = (assets / rel).exists()
         lines.append(f"{'ok' if there else 'MISSING':8} {what}: {assets / rel}")
         if not there:
             missing.append(what)
+    if crash:
+        lines.append(f"WARNING  {crash}")
     return CheckReport(python=python, version=found["python"], profile=env_profile,
                        lines=lines, missing=missing)
 

@@ -259,3 +259,28 @@ async def test_nltk_and_seaborn_answer_offline(assets_kernel_python, tmp_path):
         assert missing.error["ename"] == "ValueError"
         assert "'diamonds' is not available offline" in missing.error["evalue"]
         assert "tips" in missing.error["evalue"]
+
+
+def test_a_failed_install_leaves_nothing_behind(env_root, config):
+    req = env_root / "requirements-impossible.txt"
+    req.write_text("ipykernel==0.0.0.1\n")
+    target = env_root / "envs" / "impossible"
+    with pytest.raises(KernelEnvError) as err:
+        kernel_env.install("impossible", path=target, requirements=req)
+    message = str(err.value)
+    assert "\n" not in message and "failed" in message and "impossible.install.log" in message
+    assert not target.exists()
+    assert not [p for p in (env_root / "envs").iterdir() if ".impossible.tmp-" in p.name]
+    assert kernel_env.recorded_env() is None  # not registered
+
+
+@pytest.mark.slow
+def test_pip_fallback_builds_the_same_env(env_root, config, monkeypatch):
+    """Without uv: python -m venv + pip, same marker, same result."""
+    monkeypatch.setenv("CIBENCH_NO_UV", "1")
+    req = env_root / "requirements-tiny.txt"
+    result = kernel_env.install("tiny", path=env_root / "envs" / "tiny-pip", requirements=req)
+    assert result.changed and result.installer == "pip"
+    assert kernel_env.kernel_python() == str(result.python)
+    found = kernel_env.probe(str(result.python), ["ipykernel"])
+    assert found["versions"] == {"ipykernel": "7.4.0"}

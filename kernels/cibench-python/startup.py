@@ -16,6 +16,8 @@ _cibench_warnings.filterwarnings("ignore", category=DeprecationWarning)
 _cibench_warnings.filterwarnings("ignore", category=FutureWarning)
 # tqdm (imported by nltk) warns on import when ipywidgets is absent: noise in every task
 _cibench_warnings.filterwarnings("ignore", message="IProgress not found")
+# TensorFlow's C++ info lines (oneDNN notice) on import: noise in every task that uses it
+__import__("os").environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 del _cibench_random, _cibench_warnings
 
 
