@@ -486,8 +486,7 @@ def install(profile: str = "default", *, path: Path | None = None,
     copy_assets(target)
     result = InstallResult(target, env_python(target), profile, changed=True,
                            installer=data["installer"], seconds=seconds)
-    if os.geteuid() == 0 and not (_world_runnable(env_python(target)) and
-                                  _usable_by_others(str(env_python(target)))):
+    if os.geteuid() == 0 and not (_world_runnable(target / "bin") and _usable_by_others(base)):
         result.warnings.append(f"other uids cannot run {env_python(target)} (a parent folder "
                                "is not traversable): per-session kernel uids will fall back")
     if register_env:

@@ -58,6 +58,7 @@ def _python_of_kernel_code() -> str:
 
 def test_install_builds_a_readable_marked_env(tiny, env_root):
     assert tiny.changed and tiny.installer in ("uv", "pip")
+    assert tiny.warnings == []
     python = tiny.python
     assert python == env_root / "envs" / "tiny" / "bin" / "python"
     marker = json.loads((tiny.path / kernel_env.MARKER).read_text())
@@ -98,6 +99,14 @@ def test_install_refuses_a_folder_that_is_not_a_kernel_env(tmp_path, env_root):
     assert "not a cibench kernel environment" in str(err.value)
     assert "\n" not in str(err.value)
     assert (target / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root's kernels run as other uids")
+def test_install_under_a_private_folder_warns(tmp_path, env_root, config):
+    os.chmod(tmp_path, 0o700)
+    result = kernel_env.install("tiny", path=tmp_path / "env",
+                                requirements=env_root / "requirements-tiny.txt")
+    assert len(result.warnings) == 1 and "other uids cannot run" in result.warnings[0]
 
 
 def test_registered_env_is_the_kernel_python(tiny, config):
@@ -278,9 +287,12 @@ def test_a_failed_install_leaves_nothing_behind(env_root, config):
 def test_pip_fallback_builds_the_same_env(env_root, config, monkeypatch):
     """Without uv: python -m venv + pip, same marker, same result."""
     monkeypatch.setenv("CIBENCH_NO_UV", "1")
-    req = env_root / "requirements-tiny.txt"
-    result = kernel_env.install("tiny", path=env_root / "envs" / "tiny-pip", requirements=req)
+    req = env_root / "requirements-pure.txt"
+    req.write_text("six==1.16.0\n")  # one small pure-Python wheel: pip is slow enough
+    result = kernel_env.install("pure", path=env_root / "envs" / "pure-pip", requirements=req)
     assert result.changed and result.installer == "pip"
     assert kernel_env.kernel_python() == str(result.python)
-    found = kernel_env.probe(str(result.python), ["ipykernel"])
-    assert found["versions"] == {"ipykernel": "7.4.0"}
+    found = kernel_env.probe(str(result.python), ["six"])
+    assert found["versions"] == {"six": "1.16.0"}
+    assert json.loads((result.path / kernel_env.MARKER).read_text())["installer"] == "pip"
+    assert not kernel_env.install("pure", path=result.path, requirements=req).changed
