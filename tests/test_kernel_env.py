@@ -83,8 +83,8 @@ def test_install_builds_a_readable_marked_env(tiny, env_root):
 
 def test_second_install_with_the_same_pins_does_nothing(tiny, env_root):
     before = (tiny.path / kernel_env.MARKER).stat().st_mtime_ns
-    again = kernel_env.install("tiny", path=tiny.path, requirements=env_root / "requirements-tiny.txt",
-                               register_env=False)
+    again = kernel_env.install("tiny", path=tiny.path,
+                               requirements=env_root / "requirements-tiny.txt", register_env=False)
     assert not again.changed
     assert (tiny.path / kernel_env.MARKER).stat().st_mtime_ns == before
 
