@@ -325,6 +325,9 @@ def _run(cmd: list[str], what: str, log_file: Path, env: dict[str, str] | None =
                 if ln.strip()]
         reason = next((ln for ln in reversed(tail) if "error" in ln.lower()),
                       tail[-1] if tail else f"exit code {done.returncode}")
+        because = [ln[ln.index("Because "):] for ln in tail if "Because " in ln]  # uv's why
+        if because:
+            reason = f"{reason.rstrip(':')}: {because[-1]}"
         raise KernelEnvError(f"{what} failed: {reason[:240]}", path=log_file)
 
 
