@@ -295,4 +295,18 @@ def test_pip_fallback_builds_the_same_env(env_root, config, monkeypatch):
     found = kernel_env.probe(str(result.python), ["six"])
     assert found["versions"] == {"six": "1.16.0"}
     assert json.loads((result.path / kernel_env.MARKER).read_text())["installer"] == "pip"
+    assert (result.path / "bin" / "pip").read_text().startswith(f"#!{result.python}")
     assert not kernel_env.install("pure", path=result.path, requirements=req).changed
+
+
+def test_other_pins_replace_the_env_atomically(env_root, config):
+    req = env_root / "requirements-swap.txt"
+    req.write_text("six==1.16.0\n")
+    target = env_root / "envs" / "swap"
+    kernel_env.install("swap", path=target, requirements=req)
+    req.write_text("six==1.17.0\n")
+    again = kernel_env.install("swap", path=target, requirements=req)
+    assert again.changed
+    assert kernel_env.probe(str(again.python), ["six"])["versions"] == {"six": "1.17.0"}
+    assert json.loads((target / kernel_env.MARKER).read_text())["pins"] == {"six": "1.17.0"}
+    assert not [p.name for p in (env_root / "envs").iterdir() if p.name.startswith(".swap")]
