@@ -236,7 +236,38 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--ids", nargs="+", metavar="ID", help="only these source ids")
     imp.add_argument("--task", choices=["output", "input"], default="output",
                      help="cruxeval: output (CRUXEval-O) or input (CRUXEval-I) prediction")
+    _kernel_args(sub)
     return parser
+
+
+def _kernel_args(sub: Any) -> None:
+    """`cibench kernel install|check`: the evaluation kernel's own environment (docs/kernel.md)."""
+    kern = sub.add_parser("kernel", help="install or check the evaluation kernel's environment")
+    ksub = kern.add_subparsers(dest="kernel_command", required=True, metavar="ACTION",
+                               parser_class=_Parser)
+    inst = ksub.add_parser("install", help="build the kernel's virtualenv from pinned "
+                                           "requirements and use it for every kernel")
+    inst.add_argument("--profile", default="default",
+                      help="kernels/requirements-PROFILE.txt: default or full (default: default)")
+    inst.add_argument("--path", type=Path, help="where the env goes (default: "
+                      "/opt/cibench/kernels/PROFILE as root, else "
+                      "~/.local/share/cibench/kernels/PROFILE)")
+    inst.add_argument("--requirements", type=Path, metavar="FILE",
+                      help="build from this requirements file instead of the profile's")
+    inst.add_argument("--base-python", metavar="PYTHON",
+                      help="interpreter the env is made from (default: this one, or a system "
+                           "python of the same version that other uids can run)")
+    inst.add_argument("--installer", choices=["auto", "uv", "pip"], default="auto",
+                      help="auto: uv when installed (default)")
+    inst.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    inst.add_argument("--no-register", action="store_true",
+                      help="don't make it the kernel cibench uses")
+    chk = ksub.add_parser("check", help="the version of every pinned module in the kernel's "
+                                        "Python; exit 1 when one is missing")
+    chk.add_argument("--python", metavar="PATH",
+                     help="check this interpreter (default: the one kernels run)")
+    chk.add_argument("--profile", help="check against this profile's pins (default: the "
+                                       "env's own, or default)")
 
 
 def _agent_options(args: argparse.Namespace) -> AgentOptions:
@@ -286,6 +317,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
+    if args.command == "kernel":
+        from . import kernel_env
+        return await asyncio.to_thread(kernel_env.main, args)
     from .preflight import preflight_tasks
     from .runner import RunOptions, prepare_truth, rescore, run_benchmark
     from .task import load_tasks

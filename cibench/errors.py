@@ -52,6 +52,10 @@ class KernelError(CibenchError):
     """The evaluation kernel could not be started or talked to (infrastructure, not the model)."""
 
 
+class KernelEnvError(CibenchError):
+    """The kernel's own Python environment cannot be installed, found or run."""
+
+
 class AgentError(CibenchError):
     """An agent could not produce a reply for infrastructure reasons (API down, bad config)."""
 

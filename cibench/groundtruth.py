@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +20,20 @@ from .errors import GroundTruthError, RunDirError
 from .execute import collect_figures
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
+from .kernel_env import kernel_fingerprint
 from .records import SCHEMA_VERSION, Execution
 from .scoring.numeric import parse_numbers
 from .task import Task
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_PACKAGES = ("ipykernel", "numpy", "pandas", "matplotlib", "scipy", "scikit-learn",
-                        "seaborn", "pillow")
 REFERENCE_TIMEOUT = 120.0  # CIBench gives reference code 120 s
 
 
 def environment_fingerprint() -> dict[str, str]:
-    """Python and the versions of the packages whose behaviour shows up in outputs."""
-    found = {"python": platform.python_version(), "seeding": SEEDING}
-    for name in FINGERPRINT_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "absent"
-    return found
+    """The kernel's Python version and the version of every module pinned for its profile, as
+    installed in the kernel's own environment (kernel_env), and the seeding scheme."""
+    return {**kernel_fingerprint(), "seeding": SEEDING}
 
 
 class TruthStep(BaseModel):

@@ -18,6 +18,7 @@ import queue
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
 from .errors import KernelError
+from .kernel_env import assets_prelude, kernel_python
 from .records import Execution
 from .resources import kernels_dir
 from .sandbox import Sandbox
@@ -220,7 +222,10 @@ class _Manager(AsyncKernelManager):
     cmd_prefix: list[str] = []
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return [*self.cmd_prefix, *super().format_kernel_cmd(extra_arguments)]
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd and cmd[0] in ("python", sys.executable):  # the spec's "python": the kernel env's
+            cmd[0] = kernel_python()
+        return [*self.cmd_prefix, *cmd]
 
 
 def trim_traceback(lines: list[str], frames: int) -> list[str]:
@@ -626,7 +631,7 @@ SEEDING = "per-step-v1"  # part of the ground-truth fingerprint: changing it mak
 
 def startup_code() -> str:
     """The code every session kernel runs first: kernels/cibench-python/startup.py + figure hook."""
-    parts = [(kernels_dir() / KERNEL_NAME / "startup.py").read_text()]
+    parts = [assets_prelude() + (kernels_dir() / KERNEL_NAME / "startup.py").read_text()]
     try:
         from .scoring.figure_data import KERNEL_HOOK_CODE
         parts.append(KERNEL_HOOK_CODE)

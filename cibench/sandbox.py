@@ -24,11 +24,11 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SandboxError
+from .kernel_env import kernel_python
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +76,27 @@ _probe: dict[str, bool] = {}
 
 
 def other_users_can_run_kernel() -> bool:
-    """Whether a uid other than ours can start Python and import ipykernel (it can't when the
-    interpreter or its packages sit in a folder only root may read, e.g. a venv in a 0700
-    temp dir). Probed once per process with a throwaway uid."""
-    if "result" not in _probe:
+    """Whether a uid other than ours can start the kernel's Python and import ipykernel (it
+    can't when the interpreter or its packages sit in a folder only root may read, e.g. a venv
+    in a 0700 temp dir). Probed once per process and interpreter with a throwaway uid."""
+    python = kernel_python()
+    if python not in _probe:
         setpriv = shutil.which("setpriv")
         uid = UID_BASE + 99
         ok = False
         if setpriv is not None and os.geteuid() == 0 and _mapped(uid):
             done = subprocess.run(
                 [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
-                 sys.executable, "-c", "import ipykernel"],
+                 python, "-c", "import ipykernel"],
                 capture_output=True, text=True, check=False, cwd="/", timeout=60)
             ok = done.returncode == 0
             if not ok:
                 log.warning("kernels run as the invoking user: another uid cannot run %s "
                             "(make the Python installation world-readable for per-session "
-                            "uids; --kernel-user off silences this)", sys.executable)
-        _probe["result"] = ok
-    return _probe["result"]
+                            "uids, or `cibench kernel install`; --kernel-user off silences "
+                            "this)", python)
+        _probe[python] = ok
+    return _probe[python]
 
 
 @dataclass

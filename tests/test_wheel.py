@@ -34,7 +34,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_kernels_and_templates(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in ("kernels/cibench-python/kernel.json", "kernels/cibench-python/startup.py",
-                "kernels/requirements.txt", "reports/templates/batch.ipynb"):
+                "kernels/requirements-default.txt", "kernels/assets/nltk_data/corpora/stopwords.zip",
+                "reports/templates/batch.ipynb"):
         assert f"cibench/_resources/{rel}" in names, rel
     assert not any("__pycache__" in n for n in names)
 
