@@ -11,7 +11,6 @@ kernel does not answer the interrupt (a C-level loop ignores SIGINT), the kernel
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -27,6 +26,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
+from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .records import Execution
 from .sandbox import Sandbox
@@ -34,12 +34,12 @@ from .sandbox import Sandbox
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "cibench-python"
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 SECRET_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_|^AZURE_|_API_BASE$",
                        re.IGNORECASE)
 DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN", "PYTEST_CURRENT_TEST"}
 INTERRUPT_GRACE = 5.0
-DROPPED_MIME = "application/vnd.cibench.dropped+json"
+REPLY_WAIT = 10.0  # s to wait for the shell channel's execute_reply after the cell went idle
+__all__ = ["DROPPED_MIME", "OutputCaps", "KernelSession", "KernelLimits", "scrubbed_environment"]
 
 
 def kernels_dir() -> Path:
@@ -129,16 +129,6 @@ class KernelLimits:
         return [prlimit, *args, "--"]
 
 
-@dataclass
-class OutputCaps:
-    """Caps per execution: text characters kept and figures kept."""
-
-    text_chars: int = 100_000
-    images: int = 20
-    outputs: int = 200  # display/result outputs (not counting streams)
-    traceback_frames: int = 3
-
-
 # Installed in every kernel after the startup code. Caps what a cell can publish *inside the
 # kernel*, so a flood (50 MB printed, 100k display() calls, 2000 figures) costs the kernel and
 # the iopub channel no more than the caps: past them, stream writes are dropped with a counter,
@@ -147,18 +137,18 @@ class OutputCaps:
 # cells are not. What was dropped is reported after the cell as one display_data of mimetype
 # DROPPED_MIME, which the host folds into its own truncation marker.
 GUARD_CODE = r'''
-def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
+def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_limit):
     import sys
     ip = get_ipython()
     st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
-          "d_outs": 0}
+          "d_outs": 0, "rich": 0}
 
     def pre(info=None):
         for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
             if not getattr(stream.write, "_cibench_capped", False):
                 wrap_stream(stream)
         st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
-                  images=0, d_images=0, outs=0, d_outs=0)
+                  images=0, d_images=0, outs=0, d_outs=0, rich=0)
 
     def post(result=None):
         if st["armed"] and (st["d_chars"] or st["d_images"] or st["d_outs"]):
@@ -202,6 +192,13 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
             return {}, {}
         result = fmt(obj, *args, **kwargs)
         data = result[0] if isinstance(result, tuple) else result
+        for key in [k for k in data or () if k != "text/plain"]:  # every MIME type is capped
+            size = len(data[key]) if isinstance(data[key], (str, bytes)) else len(repr(data[key]))
+            if st["rich"] + size > rich_limit:
+                del data[key]
+                st["d_chars"] += size
+            else:
+                st["rich"] += size
         if any(k.startswith("image/") for k in data or ()):
             if st["images"] >= image_limit:
                 st["d_images"] += 1
@@ -228,127 +225,6 @@ class _Manager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [*self.cmd_prefix, *super().format_kernel_cmd(extra_arguments)]
-
-
-def trim_traceback(lines: list[str], frames: int) -> list[str]:
-    """Keep the header, the frames of the user's own cell, the last library frames and the
-    exception line; a 40-frame pandas traceback becomes a screenful at most."""
-    lines = [ANSI_RE.sub("", line) for line in lines]
-    if len(lines) <= frames + 2:
-        return lines
-    head, body, last = lines[0], lines[1:-1], lines[-1]
-    keep = {i for i, frame in enumerate(body) if "Cell In[" in frame or "<ipython-input" in frame}
-    keep |= set(range(max(0, len(body) - frames), len(body)))
-    out = [head]
-    hidden = 0
-    for i, frame in enumerate(body):
-        if i in keep:
-            if hidden:
-                out.append(f"... {hidden} frame{'s' if hidden > 1 else ''} hidden ...")
-                hidden = 0
-            out.append(frame)
-        else:
-            hidden += 1
-    if hidden:
-        out.append(f"... {hidden} frames hidden ...")
-    out.append(last)
-    return out
-
-
-class _Collector:
-    """Turns iopub messages into nbformat outputs, with caps."""
-
-    def __init__(self, caps: OutputCaps):
-        self.caps = caps
-        self.outputs: list[dict[str, Any]] = []
-        self.text_used = 0
-        self.images = 0
-        self.truncated = False
-        self.dropped_chars = 0
-        self.dropped_images = 0
-        self.dropped_outputs = 0
-        self.displays = 0
-
-    def _take_text(self, text: str) -> str:
-        room = self.caps.text_chars - self.text_used
-        if len(text) <= room:
-            self.text_used += len(text)
-            return text
-        self.truncated = True
-        self.dropped_chars += len(text) - max(room, 0)
-        kept = text[:max(room, 0)]
-        self.text_used = self.caps.text_chars
-        return kept
-
-    def stream(self, name: str, text: str) -> None:
-        text = self._take_text(ANSI_RE.sub("", text))
-        if not text:
-            return
-        if self.outputs and self.outputs[-1]["output_type"] == "stream" \
-                and self.outputs[-1]["name"] == name:
-            self.outputs[-1]["text"] += text
-        else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
-
-    def data(self, kind: str, content: dict[str, Any]) -> None:
-        data = dict(content.get("data", {}))
-        if DROPPED_MIME in data:  # what the kernel-side guard dropped
-            dropped = data[DROPPED_MIME]
-            if isinstance(dropped, str):
-                dropped = json.loads(dropped)
-            self.dropped_chars += int(dropped.get("chars", 0))
-            self.dropped_images += int(dropped.get("images", 0))
-            self.dropped_outputs += int(dropped.get("outputs", 0))
-            self.truncated = True
-            return
-        if self.displays >= self.caps.outputs:
-            self.truncated = True
-            self.dropped_outputs += 1
-            return
-        if "image/png" in data:
-            if self.images >= self.caps.images:
-                self.truncated = True
-                self.dropped_images += 1
-                return
-            self.images += 1
-        # keep only what a notebook needs and the scorer reads
-        data = {k: v for k, v in data.items()
-                if k in ("text/plain", "image/png", "text/html", "text/markdown", "image/jpeg",
-                         "image/svg+xml", "text/latex", "application/json")}
-        if "text/html" in data and len(data["text/html"]) > self.caps.text_chars // 2:
-            del data["text/html"]
-        if "text/plain" in data:
-            data["text/plain"] = self._take_text(data["text/plain"])
-            if not data["text/plain"] and len(data) == 1 and kind == "display_data":
-                return  # nothing left to show once the text budget is spent
-        self.displays += 1
-        out: dict[str, Any] = {"output_type": kind, "data": data,
-                               "metadata": content.get("metadata", {}) or {}}
-        # no execution_count: the session notebook numbers its own cells when it is rendered
-        self.outputs.append(out)
-
-    def error(self, content: dict[str, Any]) -> None:
-        self.outputs.append({"output_type": "error", "ename": content.get("ename", "Error"),
-                             "evalue": ANSI_RE.sub("", content.get("evalue", "")),
-                             "traceback": trim_traceback(content.get("traceback", []),
-                                                         self.caps.traceback_frames)})
-
-    def clear(self) -> None:
-        self.outputs = [o for o in self.outputs if o["output_type"] == "error"]
-
-    def finish(self) -> tuple[list[dict[str, Any]], bool]:
-        if self.truncated:
-            bits = []
-            if self.dropped_chars:
-                bits.append(f"{self.dropped_chars} characters")
-            if self.dropped_images:
-                bits.append(f"{self.dropped_images} figures")
-            if self.dropped_outputs:
-                bits.append(f"{self.dropped_outputs} other outputs")
-            self.outputs.append({"output_type": "stream", "name": "stderr",
-                                 "text": "\n[cibench: output cut; dropped "
-                                         f"{', '.join(bits) or 'some output'}]\n"})
-        return self.outputs, self.truncated
 
 
 @dataclass
@@ -446,7 +322,8 @@ class KernelSession:
             raise KernelError(f"kernel did not become ready: {exc}") from exc
         self._kc = kc
         guard = (GUARD_CODE + f"\n__cibench_install_guard({self.caps.text_chars}, "
-                 f"{self.caps.images}, {self.caps.outputs}, {DROPPED_MIME!r})\n"
+                 f"{self.caps.images}, {self.caps.outputs}, {DROPPED_MIME!r}, "
+                 f"{self.caps.rich_chars + self.caps.image_chars})\n"
                  "del __cibench_install_guard\n")
         for what, code in (("startup code", self.startup_code), ("output guard", guard)):
             if not code:
@@ -534,10 +411,11 @@ class KernelSession:
             raise KernelError("kernel is not running")
         timeout = self.timeout if timeout is None else timeout
         kc = self._kc
-        collector = _Collector(caps or self.caps)
         started = time.monotonic()
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
                             stop_on_error=False)
+        collector = Collector(caps or self.caps, msg_id)
+        idle = False
         deadline = started + timeout
         grace = min(self.interrupt_grace, max(1.0, timeout))
         status = "ok"
@@ -576,23 +454,14 @@ class KernelSession:
                     await self.restart()
                     break
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
+            event = collector.handle(msg)
+            if event == "idle":
+                idle = True
                 break
-            if kind == "stream":
-                collector.stream(content.get("name", "stdout"), content.get("text", ""))
-            elif kind in ("execute_result", "display_data"):
-                collector.data(kind, content)
-            elif kind == "update_display_data":
-                collector.data("display_data", content)
-            elif kind == "error":
-                collector.error(content)
-                if status == "ok":
-                    status = "error"
-            elif kind == "clear_output":
-                collector.clear()
+            if event == "error" and status == "ok":
+                status = "error"
+        if idle and status in ("ok", "error"):
+            status = await self._check_reply(kc, msg_id, status, collector)
         outputs, truncated = collector.finish()
         if status == "timeout" and not any(o["output_type"] == "error" for o in outputs):
             outputs.append({"output_type": "error", "ename": "TimeoutError",
@@ -600,8 +469,46 @@ class KernelSession:
         if status == "died":
             outputs.append({"output_type": "error", "ename": "KernelDied", "evalue": note,
                             "traceback": [f"KernelDied: {note}"]})
+        if collector.malformed:
+            note = "; ".join(n for n in (note, f"{len(collector.malformed)} malformed kernel "
+                                               "message(s) ignored") if n)
         return Execution(status=status, outputs=outputs, seconds=round(time.monotonic() - started, 3),
                          truncated=truncated, note=note)
+
+    async def _check_reply(self, kc: Any, msg_id: str, status: str, collector: Collector) -> str:
+        """The cell's status as the shell channel's execute_reply says. Model code can silence
+        what IPython *publishes* on iopub (patch `showtraceback`), but not the reply, which
+        ipykernel builds from the exception itself; an extra reply the code sends itself
+        cannot turn an error into success either (any error reply wins)."""
+        replies = []
+        deadline = time.monotonic() + REPLY_WAIT
+        while True:
+            wait = 0.01 if replies else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            try:
+                msg = await kc.get_shell_msg(timeout=wait)
+            except queue.Empty:
+                break
+            parent = msg.get("parent_header") if isinstance(msg, dict) else None
+            if isinstance(parent, dict) and parent.get("msg_id") == msg_id:
+                content = msg.get("content")
+                replies.append(content if isinstance(content, dict) else {})
+        failed = [r for r in replies if r.get("status") != "ok"]
+        if replies and not failed:
+            return status
+        if status == "error" and collector.outputs and any(
+                o["output_type"] == "error" for o in collector.outputs):
+            return status
+        reply = failed[0] if failed else {}
+        ename = reply.get("ename") if isinstance(reply.get("ename"), str) else ""
+        evalue = reply.get("evalue") if isinstance(reply.get("evalue"), str) else ""
+        why = ("the kernel reported an error but published no traceback (was it silenced?)"
+               if replies else f"no execute_reply within {REPLY_WAIT:g} s of the cell going idle")
+        log.info("execute_reply: %s", why)
+        collector.add_error(ename or "Error", evalue, [f"{clean_name(ename) or 'Error'}: "
+                                                       f"{evalue}", f"[cibench: {why}]"])
+        return "error"
 
     async def reseed(self, seed: int) -> None:
         """Seed random, numpy, torch and tensorflow (those already imported) with `seed`.
