@@ -50,11 +50,24 @@ def kernels_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "kernels"
 
 
-def scrubbed_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The kernel's environment: the parent's minus secrets and variables that change behaviour."""
+MIN_SECRET_CHARS = 8  # shorter values ("no-key", "local") are not matched by value
+
+
+def scrubbed_environment(base: dict[str, str] | None = None,
+                         secret_names: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+    """The kernel's environment: the parent's minus secrets and variables that change behaviour.
+
+    Dropped: variables named like secrets, the variables named in `secret_names` (the run's
+    `--api-key-env`, `--vis-judge-key-env`, whatever their names), and any variable whose value
+    holds the value of one of those (a key copied under an innocent name)."""
     env = dict(os.environ if base is None else base)
+    named = set(secret_names)
+    values = {v for k, v in env.items()
+              if (k in named or SECRET_RE.search(k)) and len(v) >= MIN_SECRET_CHARS}
     for name in list(env):
-        if name in DROPPED_ENV or SECRET_RE.search(name) or name.startswith("LITELLM"):
+        value = env[name]
+        if name in DROPPED_ENV or name in named or SECRET_RE.search(name) \
+                or name.startswith("LITELLM") or any(v in value for v in values):
             del env[name]
     env["PYTHONHASHSEED"] = "0"
     # few malloc arenas: each thread's arena reserves 64 MiB of address space, which would make
@@ -70,6 +83,7 @@ DEFAULT_FILE_SIZE_MB = 1024  # largest file the kernel may write
 DEFAULT_PROCESSES = 512  # processes and threads of the session's own uid (root is exempt)
 DEFAULT_OPEN_FILES = 4096
 MIN_MEMORY_MB = 2048  # measured: 1024 MiB can hang or kill the usual imports
+SMALLEST_MEMORY_MB = 768  # measured: 512 MiB cannot start the kernel; a smaller limit is refused
 
 
 def total_memory_mb() -> int | None:
@@ -247,6 +261,7 @@ class KernelSession:
     restarts: int = 0
     interrupt_grace: float = INTERRUPT_GRACE
     sandbox: Sandbox | None = None
+    secret_env: tuple[str, ...] = ()  # variables holding keys the run uses (always scrubbed)
 
     _km: _Manager | None = field(default=None, init=False, repr=False)
     _kc: Any = field(default=None, init=False, repr=False)
@@ -273,7 +288,7 @@ class KernelSession:
         km.cmd_prefix = [*self.cmd_prefix, *(box.prefix(limits) if box else limits)]
         self._km = km
         started = time.monotonic()
-        env = scrubbed_environment()
+        env = scrubbed_environment(secret_names=self.secret_env)
         try:
             if box is not None:
                 env = box.environment(env)

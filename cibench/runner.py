@@ -26,6 +26,7 @@ from typing import Any
 
 from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
+from .collector import clean_name
 from .errors import CibenchError, GroundTruthError, RunDirError
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
@@ -208,7 +209,8 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
         usage = Usage()
         for r in recs:
             usage.add(r.usage)
-        failures = Counter(s.score.failure for s in steps if s.score and s.score.failure)
+        failures = Counter(clean_name(s.score.failure) for s in steps
+                           if s.score and s.score.failure)
         results.append({
             "model": model, "mode": mode, "scoring": recs[0].run.scoring,
             "protocol": recs[0].run.protocol, "tasks": len(done), "steps": len(steps),
@@ -269,6 +271,12 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
         check_data_files(task)
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)
+    secrets = tuple(v for v in (opts.agent.api_key_env,
+                                (opts.vis_judge or {}).get("api_key_env")) if v)
+    if secrets:
+        opts = dataclasses.replace(opts, settings=dataclasses.replace(
+            opts.settings, secret_env=tuple(dict.fromkeys(
+                (*opts.settings.secret_env, *secrets)))))
     run_id = opts.run_id or new_run_id()
     out = check_folder_arg(opts.out if opts.out else Path("sessions") / run_id, "--out")
     check_folder_arg(opts.oracle_dir, "--oracle-dir")

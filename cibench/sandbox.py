@@ -231,7 +231,12 @@ def check_available(options: SandboxOptions) -> None:
                                hint="run as root, enable unprivileged user namespaces "
                                     "(sysctl kernel.unprivileged_userns_clone=1), run inside a "
                                     "container started with --network none, or drop --no-network")
-    if options.user not in ("auto", "off") and shutil.which("setpriv") is None:
-        raise SandboxError(f"--kernel-user {options.user} needs `setpriv` (util-linux)",
-                           hint="install util-linux or use --kernel-user off")
+    if options.user not in ("auto", "off"):
+        if shutil.which("setpriv") is None:
+            raise SandboxError(f"--kernel-user {options.user} needs `setpriv` (util-linux)",
+                               hint="install util-linux or use --kernel-user off")
+        if os.geteuid() != 0:
+            raise SandboxError(f"--kernel-user {options.user}: switching user needs root",
+                               hint="use --kernel-user off")
+        _resolve_user(options.user)  # no such user: refused before anything is written
     _checked[options] = None

@@ -39,6 +39,17 @@ def cache_key(model: str, params: dict[str, Any], messages: list[dict[str, Any]]
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _usable(entry: Any) -> bool:
+    """A cache line as `put` writes it (the reply inside came from a model: check its shape)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+        return False
+    reply, usage = entry.get("reply"), entry.get("usage", {})
+    return (isinstance(reply, dict) and isinstance(reply.get("content", ""), str)
+            and isinstance(reply.get("tool_calls", []), list)
+            and all(isinstance(c, dict) for c in reply.get("tool_calls", []))
+            and isinstance(usage, dict))
+
+
 class ResponseCache:
     """An append-only JSONL map from call key to reply, loaded once, fsynced on every write."""
 
@@ -58,6 +69,8 @@ class ResponseCache:
                     continue
                 try:
                     entry = json.loads(line)
+                    if not _usable(entry):
+                        raise ValueError("not a cache entry")
                     self._entries[entry["key"]] = entry
                 except (ValueError, KeyError, TypeError):
                     bad += 1
