@@ -293,9 +293,10 @@ class Collector:
             return
         self.displays += 1
         limit = max(200, self.caps.text_chars // 20)
-        lines = [line if len(line) <= limit else line[:limit] + " …[cut]"
-                 for line in trim_traceback(traceback[:10_000], self.caps.traceback_frames)]
-        evalue = ANSI_RE.sub("", evalue)
+        lines = [CONTROL_RE.sub("", line) for line in
+                 trim_traceback(traceback[:10_000], self.caps.traceback_frames)]
+        lines = [line if len(line) <= limit else line[:limit] + " …[cut]" for line in lines]
+        evalue = CONTROL_RE.sub("", evalue)
         self.outputs.append({"output_type": "error", "ename": clean_name(ename) or "Error",
                              "evalue": evalue if len(evalue) <= limit else evalue[:limit] + " …",
                              "traceback": lines})

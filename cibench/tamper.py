@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,9 @@ def scan(code: str) -> list[Finding]:
     Code that does not parse is not tampering (it fails as a syntax error when it runs)."""
     source = _python_source(code)
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():  # "invalid escape sequence" in the model's strings
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
     scanner = _Scanner()
