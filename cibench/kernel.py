@@ -11,6 +11,7 @@ kernel does not answer the interrupt (a C-level loop ignores SIGINT), the kernel
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -29,7 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .records import Execution
-from .sandbox import Sandbox
+from .sandbox import Sandbox, kill_group
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ class KernelSession:
     _ipc_dir: Path | None = field(default=None, init=False, repr=False)
     _log: Any = field(default=None, init=False, repr=False)
     _starting: bool = field(default=False, init=False, repr=False)
+    _pgids: set[int] = field(default_factory=set, init=False, repr=False)
 
     async def __aenter__(self) -> "KernelSession":
         await self.start()
@@ -297,6 +299,7 @@ class KernelSession:
             self._log = open(self._ipc_dir / "kernel.log", "ab")
             await km.start_kernel(env=env, cwd=str(self.workdir),
                                   stdout=self._log, stderr=self._log)
+            self._note_group()
             await self._connect()
         except Exception as exc:
             reason = self._log_tail() or str(exc)
@@ -353,17 +356,30 @@ class KernelSession:
                 raise KernelError(f"kernel {what} failed: "
                                   f"{err.get('ename', result.status)}: {err.get('evalue', '')}")
 
+    def _note_group(self) -> None:
+        """Remember the kernel's process group: what is left of it is killed at shutdown."""
+        pgid = getattr(getattr(self._km, "provisioner", None), "pgid", None)
+        if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgrp():
+            self._pgids.add(pgid)
+
     async def shutdown(self) -> None:
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
         if self._km is not None:
+            self._note_group()
             try:
                 if self._km.has_kernel:
                     await self._km.shutdown_kernel(now=True)
             except Exception as exc:  # shutdown must never mask the real error
                 log.debug("kernel shutdown: %s", exc)
             self._km = None
+        if self.sandbox is None or not self.sandbox.own_uid:
+            # without a uid of its own, the kernel's process group is what can be cleaned up
+            # (a session uid is reaped whole by Sandbox.reap)
+            for pgid in sorted(self._pgids):
+                await asyncio.to_thread(kill_group, pgid)
+            self._pgids.clear()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -402,8 +418,10 @@ class KernelSession:
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
+        self._note_group()
         try:
             await self._km.restart_kernel(now=True)
+            self._note_group()
             await self._connect()
         except Exception as exc:
             raise KernelError(f"could not restart the kernel: {exc}") from exc

@@ -11,6 +11,7 @@ made it (e2e: the session's successful cells; oracle: the references) and the ag
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -249,7 +250,7 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
         log.error("%s: %s", task.id, exc)
     finally:
         if sandbox is not None:
-            sandbox.reap()
+            await asyncio.to_thread(sandbox.reap)
         if not settings.keep_scratch:
             remove_tree(root)
     record.finished = _now()

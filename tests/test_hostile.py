@@ -317,3 +317,101 @@ async def test_escape_sequences_in_an_exception_name_stay_out_of_reports(tmp_pat
     for path in (tmp_path / "report.md", notebook(tmp_path), tmp_path / "run" / "summary.json"):
         text = path.read_text()
         assert "\x1b" not in text and "\\u001b" not in text and "\\u0007" not in text, path
+
+
+# -- 6. processes do not outlive their session ----------------------------------------------------
+
+PAIR = """\
+import os, sys, time
+T0, TOKEN = time.time(), sys.argv[1]  # every process ends by itself after 90 s (test safety)
+
+def pair():
+    # two processes watching each other: whichever dies, the other forks a new partner
+    while time.time() - T0 < 90:
+        pid = os.fork()
+        if pid == 0:
+            parent = os.getppid()
+            while os.getppid() == parent and time.time() - T0 < 90:
+                time.sleep(0.002)
+            continue  # the parent died: fork a new partner
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    os._exit(0)
+
+def decoy(own_session):
+    if os.fork() == 0:
+        if own_session:
+            os.setsid()
+        if os.fork() == 0:  # double fork: a daemon reparented to init
+            import signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while time.time() - T0 < 90:
+                time.sleep(0.05)
+        os._exit(0)
+
+for _ in range(int(sys.argv[2])):
+    decoy(own_session=True)
+for _ in range(4):
+    decoy(own_session=False)
+if os.fork() == 0:
+    pair()
+os._exit(0)
+"""
+
+
+def _with_token(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if token.encode() in cmdline and state not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
+def _spawn_code(token: str, setsid_decoys: int) -> str:
+    # an interpreter the session uid can run (this venv's may point into a 0700 folder)
+    return (f"import os, shutil, subprocess, sys, time\n"
+            f"exe = shutil.which('python3', path='/usr/bin:/bin') or sys.executable\n"
+            f"subprocess.Popen([exe, '-c', {PAIR!r}, {token!r}, '{setsid_decoys}'])\n"
+            f"time.sleep(1.5)\n"
+            f"def mine(p):\n    try:\n        return {token!r}.encode() in open(f'/proc/{{p}}/cmdline', 'rb').read()\n"
+            f"    except OSError:\n        return False\n"
+            f"print('spawned', sum(mine(p) for p in os.listdir('/proc') if p.isdigit()), file=sys.stderr)\n"
+            f"print(6 * 7)")
+
+
+@pytest.mark.parametrize("user", [
+    pytest.param("auto", marks=pytest.mark.skipif(not IS_ROOT, reason="a uid of its own needs root")),
+    "off"])
+async def test_re_forking_processes_do_not_outlive_the_session(tmp_path, user):
+    token = f"cibench-hostile-{os.getpid()}-{user}-{time.time_ns()}"
+    # under --kernel-user off only the kernel's process group can be cleaned: no setsid decoys
+    code = _spawn_code(token, 3 if user == "auto" else 0)
+    settings = SessionSettings(sandbox=SandboxOptions(user=user))
+    try:
+        result = await run_hostile(tmp_path, [NUM_STEP, CHECK_STEP], {1: [code]},
+                                   settings=settings)
+        assert result.errors == 0
+        assert result.summary["results"][0]["metrics"]["num_acc"] == 100.0
+        if user == "auto":
+            from cibench.sandbox import other_users_can_run_kernel
+            if not other_users_can_run_kernel():
+                pytest.skip("another uid cannot run this Python: kernels ran as this user")
+        _, tries = attempts(tmp_path)
+        spawned = re.search(r"spawned (\d+)", "".join(o.get("text", "") for o in
+                                                     tries[0].execution.outputs))
+        assert spawned and int(spawned.group(1)) >= 6, tries[0].execution.outputs
+        assert _with_token(token) == []
+    finally:
+        for pid in _with_token(token):  # never leave a fork pair behind on a shared machine
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
