@@ -415,3 +415,47 @@ async def test_re_forking_processes_do_not_outlive_the_session(tmp_path, user):
                 os.kill(pid, 9)
             except OSError:
                 pass
+
+
+# -- 7. ground truth integrity --------------------------------------------------------------------
+
+def test_score_refuses_ground_truth_changed_since_the_run(tmp_path):
+    suite = write_task(tmp_path / "suite", "t", [NUM_STEP, CHECK_STEP])
+    done = subprocess.run([*CLI, "run", str(suite), "--model", "oracle", "--out", "run"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    truth = next((tmp_path / "oracle").rglob("t.json"))
+    import hashlib
+    assert list(manifest["ground_truth"].values()) == [hashlib.sha256(truth.read_bytes())
+                                                       .hexdigest()]
+    assert subprocess.run([*CLI, "score", "run"], capture_output=True, cwd=tmp_path,
+                          timeout=120).returncode == 0
+    data = json.loads(truth.read_text())
+    data["steps"][0]["execution"]["outputs"][0]["text"] = "43\n"  # a "better" expected answer
+    truth.write_text(json.dumps(data))
+    summary = (tmp_path / "run" / "summary.json").read_bytes()
+    scored = subprocess.run([*CLI, "score", "run"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert scored.returncode == 2, scored
+    lines = scored.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(truth.relative_to(tmp_path)) in lines[0] \
+        and "changed since" in lines[0], scored.stderr
+    assert (tmp_path / "run" / "summary.json").read_bytes() == summary
+
+
+def test_score_refuses_a_truncated_session_notebook(tmp_path):
+    suite = write_task(tmp_path / "suite", "t", [NUM_STEP])
+    write_task(tmp_path / "suite", "u", [NUM_STEP])
+    done = subprocess.run([*CLI, "run", str(tmp_path / "suite"), "--model", "oracle", "--out",
+                           "run"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    session = next((tmp_path / "run").rglob("t.ipynb"))
+    session.write_bytes(session.read_bytes()[:2000])
+    summary = (tmp_path / "run" / "summary.json").read_bytes()
+    scored = subprocess.run([*CLI, "score", "run"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert scored.returncode == 2 and len(scored.stderr.strip().splitlines()) == 1, scored
+    assert "t.ipynb" in scored.stderr and "unreadable" in scored.stderr
+    assert (tmp_path / "run" / "summary.json").read_bytes() == summary
+    assert suite.is_file()
