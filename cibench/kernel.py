@@ -30,7 +30,8 @@ from jupyter_client.manager import AsyncKernelManager
 from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .records import Execution
-from .sandbox import Sandbox, kill_group
+from .sandbox import Sandbox, group_processes, kill_group, uid_processes
+from .treewatch import TreeWatch
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,7 @@ class KernelSession:
     _log: Any = field(default=None, init=False, repr=False)
     _starting: bool = field(default=False, init=False, repr=False)
     _pgids: set[int] = field(default_factory=set, init=False, repr=False)
+    _watch: TreeWatch | None = field(default=None, init=False, repr=False)
 
     async def __aenter__(self) -> "KernelSession":
         await self.start()
@@ -301,6 +303,9 @@ class KernelSession:
                                   stdout=self._log, stderr=self._log)
             self._note_group()
             await self._connect()
+            if self.limits.memory_mb:
+                self._watch = TreeWatch(self.limits.memory_mb, self._tree, self._kill_tree)
+                self._watch.start()
         except Exception as exc:
             reason = self._log_tail() or str(exc)
             await self.shutdown()
@@ -356,6 +361,19 @@ class KernelSession:
                 raise KernelError(f"kernel {what} failed: "
                                   f"{err.get('ename', result.status)}: {err.get('evalue', '')}")
 
+    def _tree(self) -> list[int]:
+        """The session's live processes: its uid's, else its kernel process groups'."""
+        if self.sandbox is not None and self.sandbox.own_uid and self.sandbox.uid is not None:
+            return uid_processes(self.sandbox.uid)
+        return [pid for pgid in sorted(self._pgids) for pid in group_processes(pgid)]
+
+    def _kill_tree(self) -> None:
+        if self.sandbox is not None and self.sandbox.own_uid:
+            self.sandbox.reap()
+        else:
+            for pgid in sorted(self._pgids):
+                kill_group(pgid)
+
     def _note_group(self) -> None:
         """Remember the kernel's process group: what is left of it is killed at shutdown."""
         pgid = getattr(getattr(self._km, "provisioner", None), "pgid", None)
@@ -363,6 +381,9 @@ class KernelSession:
             self._pgids.add(pgid)
 
     async def shutdown(self) -> None:
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
@@ -481,6 +502,8 @@ class KernelSession:
                                           f"{f' ({reason})' if reason else ''}",
                                           hint="is --memory-limit too low?")
                     status = "died"
+                    tree = self._watch.take() if self._watch is not None else ""
+                    reason = "; ".join(r for r in (reason, tree) if r)
                     note = (f"the kernel died{f' ({reason})' if reason else ''}; it was "
                             "restarted and its state was lost")
                     log.info("kernel died (%s); restarting", reason or "unknown cause")

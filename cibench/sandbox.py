@@ -178,12 +178,12 @@ class Sandbox:
         the session's own. Returns how many rounds of kill(-1, SIGKILL) it took (0: none)."""
         if not self.own_uid or self.uid is None:
             return 0
-        if not _uid_processes(self.uid):
+        if not uid_processes(self.uid):
             return 0
         rounds = _kill_uid_from_inside(self.uid, self.gid or self.uid, seconds)
         if rounds is None:  # the killer could not run as that uid: walk /proc from here
             rounds = _kill_uid_from_outside(self.uid, seconds)
-        left = _uid_processes(self.uid)
+        left = uid_processes(self.uid)
         if left:
             log.warning("sandbox uid %d still runs %d process(es) after %g s of killing",
                         self.uid, len(left), seconds)
@@ -205,7 +205,7 @@ def _kill_uid_from_inside(uid: int, gid: int, seconds: float) -> int | None:
            "-1"]
     deadline = time.monotonic() + seconds
     rounds = 0
-    while _uid_processes(uid) and time.monotonic() < deadline:
+    while uid_processes(uid) and time.monotonic() < deadline:
         rounds += 1
         try:
             subprocess.run(cmd, capture_output=True, cwd="/", env={"PATH": "/usr/bin:/bin"},
@@ -220,7 +220,7 @@ def _kill_uid_from_outside(uid: int, seconds: float) -> int:
     deadline = time.monotonic() + seconds
     rounds = 0
     while True:
-        pids = _uid_processes(uid)
+        pids = uid_processes(uid)
         if not pids or time.monotonic() > deadline:
             return rounds
         rounds += 1
@@ -239,7 +239,7 @@ def _proc_status(pid: str) -> str:
         return ""
 
 
-def _uid_processes(uid: int) -> list[int]:
+def uid_processes(uid: int) -> list[int]:
     """Live (not zombie) processes whose real, effective or saved uid is `uid`."""
     found = []
     for entry in os.listdir("/proc"):
@@ -254,7 +254,7 @@ def _uid_processes(uid: int) -> list[int]:
     return found
 
 
-def _group_processes(pgid: int) -> list[int]:
+def group_processes(pgid: int) -> list[int]:
     """Live (not zombie) processes of the process group `pgid`."""
     found = []
     for entry in os.listdir("/proc"):
@@ -277,7 +277,7 @@ def kill_group(pgid: int | None, seconds: float = REAP_SECONDS) -> int:
         return 0
     deadline = time.monotonic() + seconds
     rounds = 0
-    while _group_processes(pgid):
+    while group_processes(pgid):
         if time.monotonic() > deadline:
             log.warning("process group %d still alive after %g s of killing", pgid, seconds)
             break

@@ -459,3 +459,34 @@ def test_score_refuses_a_truncated_session_notebook(tmp_path):
     assert "t.ipynb" in scored.stderr and "unreadable" in scored.stderr
     assert (tmp_path / "run" / "summary.json").read_bytes() == summary
     assert suite.is_file()
+
+
+# -- memory of the whole process tree --------------------------------------------------------------
+
+HOGS = """\
+import os, shutil, subprocess, sys, time
+exe = shutil.which('python3', path='/usr/bin:/bin') or sys.executable
+hog = "import time\\nx = b'x' * (600 << 20)\\ntime.sleep(60)"
+procs = [subprocess.Popen([exe, '-c', hog]) for _ in range(5)]  # 3 GB together, 600 MB each
+time.sleep(30)
+print('survived')
+"""
+
+
+@pytest.mark.parametrize("user", [
+    pytest.param("auto", marks=pytest.mark.skipif(not IS_ROOT, reason="a uid of its own needs root")),
+    "off"])
+async def test_memory_limit_covers_the_whole_process_tree(tmp_path, user):
+    from cibench.kernel import KernelLimits
+    settings = SessionSettings(limits=KernelLimits(memory_mb=2048),
+                               sandbox=SandboxOptions(user=user))
+    started = time.monotonic()
+    result = await run_hostile(tmp_path, [NUM_STEP], {1: [HOGS, "print(6 * 7)"]},
+                               settings=settings)
+    assert time.monotonic() - started < 60
+    assert result.errors == 0
+    _, tries = attempts(tmp_path)
+    first = tries[0].execution
+    assert first.status == "died" and "over the 2048 MiB memory limit" in first.note, first
+    assert "survived" not in first.stdout()
+    assert tries[1].execution.ok and result.summary["results"][0]["metrics"]["num_acc"] == 100.0
