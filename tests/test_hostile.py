@@ -324,6 +324,8 @@ async def test_escape_sequences_in_an_exception_name_stay_out_of_reports(tmp_pat
 PAIR = """\
 import os, sys, time
 T0, TOKEN = time.time(), sys.argv[1]  # every process ends by itself after 90 s (test safety)
+if int(sys.argv[2]):
+    os.setsid()  # out of the kernel's process group: only a uid-wide sweep can find us
 
 def pair():
     # two processes watching each other: whichever dies, the other forks a new partner
@@ -351,6 +353,16 @@ def decoy(own_session):
                 time.sleep(0.05)
         os._exit(0)
 
+def hopper():
+    # forks a child and exits, over and over: its pid is never the one a snapshot of /proc saw
+    while time.time() - T0 < 90:
+        if os.fork():
+            os._exit(0)
+        time.sleep(0.0005)
+    os._exit(0)
+
+if os.fork() == 0:
+    hopper()
 for _ in range(int(sys.argv[2])):
     decoy(own_session=True)
 for _ in range(4):
