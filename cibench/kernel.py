@@ -60,16 +60,19 @@ def scrubbed_environment(base: dict[str, str] | None = None,
     """The kernel's environment: the parent's minus secrets and variables that change behaviour.
 
     Dropped: variables named like secrets, the variables named in `secret_names` (the run's
-    `--api-key-env`, `--vis-judge-key-env`, whatever their names), and any variable whose value
-    holds the value of one of those (a key copied under an innocent name)."""
+    `--api-key-env`, `--vis-judge-key-env`, whatever their names), any variable whose value
+    holds the value of one of those (a key copied under an innocent name), and any variable
+    whose value equals that of a secret-named one."""
     env = dict(os.environ if base is None else base)
     named = set(secret_names)
-    values = {v for k, v in env.items()
-              if (k in named or SECRET_RE.search(k)) and len(v) >= MIN_SECRET_CHARS}
+    keys = {v for k, v in env.items() if k in named and len(v) >= MIN_SECRET_CHARS}
+    # other secret-named values are matched exactly (`SOME_TOKEN=/usr/local` must not take PATH)
+    exact = {v for k, v in env.items() if SECRET_RE.search(k) and len(v) >= MIN_SECRET_CHARS}
     for name in list(env):
         value = env[name]
         if name in DROPPED_ENV or name in named or SECRET_RE.search(name) \
-                or name.startswith("LITELLM") or any(v in value for v in values):
+                or name.startswith("LITELLM") or value in exact \
+                or any(key in value for key in keys):
             del env[name]
     env["PYTHONHASHSEED"] = "0"
     # few malloc arenas: each thread's arena reserves 64 MiB of address space, which would make
