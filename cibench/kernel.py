@@ -160,20 +160,34 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_li
     import sys
     ip = get_ipython()
     st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
-          "d_outs": 0, "rich": 0}
+          "d_outs": 0, "rich": 0, "pubs": 0, "pub_size": 0}
 
     def pre(info=None):
         for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
             if not getattr(stream.write, "_cibench_capped", False):
                 wrap_stream(stream)
         st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
-                  images=0, d_images=0, outs=0, d_outs=0, rich=0)
+                  images=0, d_images=0, outs=0, d_outs=0, rich=0, pubs=0, pub_size=0)
 
     def post(result=None):
-        if st["armed"] and (st["d_chars"] or st["d_images"] or st["d_outs"]):
+        armed, st["armed"] = st["armed"], False
+        if armed and (st["d_chars"] or st["d_images"] or st["d_outs"]):
             ip.display_pub.publish(data={mime: {"chars": st["d_chars"], "images": st["d_images"],
                                                 "outputs": st["d_outs"]}}, metadata={})
-        st["armed"] = False
+
+    publish = ip.display_pub.publish
+
+    def capped_publish(data, metadata=None, **kwargs):
+        # raw display data (publish_display_data, display(raw=True)) skips the formatter
+        if not st["armed"] or not isinstance(data, dict):
+            return publish(data=data, metadata=metadata, **kwargs)
+        size = sum(len(v) if isinstance(v, (str, bytes)) else len(repr(v)) for v in data.values())
+        if st["pubs"] >= output_limit or st["pub_size"] + size > rich_limit + text_limit:
+            st["d_outs"] += 1
+            return None
+        st["pubs"] += 1
+        st["pub_size"] += size
+        return publish(data=data, metadata=metadata, **kwargs)
 
     def wrap_stream(stream):
         write = stream.write
@@ -232,6 +246,7 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_li
         import contextlib
         ip._tee = lambda channel: contextlib.nullcontext()
     ip.display_formatter.format = capped_format
+    ip.display_pub.publish = capped_publish
     ip.events.register("pre_run_cell", pre)
     ip.events.register("post_run_cell", post)
 '''
