@@ -8,58 +8,108 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 from .agents.base import AgentOptions
 from .errors import CibenchError
-from .kernel import INTERRUPT_GRACE, KernelLimits, OutputCaps
+from .kernel import INTERRUPT_GRACE, SMALLEST_MEMORY_MB, KernelLimits, OutputCaps
 from .progress import console, make_progress
 from .sandbox import SandboxOptions
 from .session import SessionSettings
 
 log = logging.getLogger("cibench")
 
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
 
 def _model_arg(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--model-arg {text!r}: expected key=value")
     key, value = text.split("=", 1)
+
+    def no_constant(name: str) -> Any:
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} is not a finite number")
     try:
-        return key, json.loads(value)
+        return key, json.loads(value, parse_constant=no_constant)
     except json.JSONDecodeError:
         return key, value
 
 
-def _price(text: str) -> tuple[float, float]:
+def _number(text: str, kind: type = float, low: float | None = None,
+            high: float | None = None, low_open: bool = False) -> Any:
+    """A finite number of `kind` in [low, high] (low excluded with `low_open`)."""
     try:
-        a, b = (float(x) for x in text.split(","))
-        return a, b
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--price {text!r}: expected IN,OUT in USD per "
-                                         "million tokens, e.g. 2.5,10") from None
+        value = kind(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if low is not None and (value <= low if low_open else value < low):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be {'more than' if low_open else 'at least'} {low:g}")
+    if high is not None and value > high:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at most {high:g}")
+    return value
+
+
+def _ranged(kind: type = float, low: float | None = None, high: float | None = None,
+            low_open: bool = False) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        return _number(text, kind, low, high, low_open)
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+def _price(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected IN,OUT in USD per million tokens, "
+                                         "e.g. 2.5,10")
+    try:
+        a, b = (_number(x.strip(), float, 0, 1e6) for x in parts)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (expected IN,OUT in USD per "
+                                         "million tokens, e.g. 2.5,10)") from None
+    return a, b
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+    return _number(text, int, 1, 10 ** 9)
 
 
 def _positive_float(text: str) -> float:
+    return _number(text, float, 0, 10 ** 7, low_open=True)
+
+
+def _run_id(text: str) -> str:
+    """A run id is a folder name under sessions/: no path, no `..`, no hidden names."""
+    if not RUN_ID_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a plain name (letters, digits, '.', '_', '-'; no '/', no leading "
+            "'.'; up to 128 characters)")
+    return text
+
+
+def _kernel_user(text: str) -> str:
+    """auto, off, a user name that exists, or a uid (checked before anything is written)."""
+    if text in ("auto", "off"):
+        return text
+    if text.isdigit():
+        _number(text, int, 0, 2 ** 32 - 2)
+        return text
+    import pwd
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+        pwd.getpwnam(text)
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no such user {text!r} (use auto, off, a user name "
+                                         "or a numeric uid)") from None
+    return text
 
 
 def _vis_judge_args(parser: argparse.ArgumentParser) -> None:
@@ -86,12 +136,22 @@ def _vis_judge(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _limit(text: str) -> int:
     """A resource limit: a whole number, 0 meaning none."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (no limit) or more")
+    return _number(text, int, 0, 10 ** 9)
+
+
+def _memory_limit(text: str) -> int:
+    value = _limit(text)
+    if 0 < value < SMALLEST_MEMORY_MB:
+        raise argparse.ArgumentTypeError(f"{text!r} MiB cannot start a kernel: use 0 (no limit) "
+                                         f"or at least {SMALLEST_MEMORY_MB}")
+    return value
+
+
+def _cpu_limit(text: str) -> int:
+    value = _limit(text)
+    if 0 < value < 10:
+        raise argparse.ArgumentTypeError(f"{text!r} s cannot start a kernel: use 0 (no limit) "
+                                         "or at least 10")
     return value
 
 
@@ -141,29 +201,32 @@ def build_parser() -> argparse.ArgumentParser:
                           "starts from the reference solutions of earlier steps")
     run.add_argument("--out", type=Path, help="run folder (default sessions/<run-id>); an "
                                               "existing one is resumed")
-    run.add_argument("--run-id", help="name of the run (default: UTC timestamp)")
+    run.add_argument("--run-id", type=_run_id,
+                     help="name of the run (default: UTC timestamp); a plain folder name")
     run.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
-    run.add_argument("--attempts", type=_positive_int, default=3,
+    run.add_argument("--attempts", type=_ranged(int, 1, 100), default=3,
                      help="tries per step; a step ends at its first attempt that runs (default 3)")
-    run.add_argument("--timeout", type=_positive_float, default=60.0,
+    run.add_argument("--timeout", type=_ranged(float, 0, 7 * 24 * 3600, low_open=True),
+                     default=60.0,
                      help="seconds per cell before it is interrupted (default 60)")
     run.add_argument("--scoring", choices=["default", "cibench"], default="default",
                      help="scoring profile (see docs/scoring.md)")
-    run.add_argument("--jobs", type=_positive_int, default=2,
+    run.add_argument("--jobs", type=_ranged(int, 1, 1024), default=2,
                      help="tasks run at once, each in its own kernel (default 2)")
     box = run.add_argument_group("sandbox (see docs/sandbox.md)")
-    box.add_argument("--memory-limit", type=_limit, metavar="MB",
+    box.add_argument("--memory-limit", type=_memory_limit, metavar="MB",
                      help="address-space limit of each kernel in MiB; 0 for none (default: 80%% "
                           "of physical memory split over --jobs, at least 1024)")
-    box.add_argument("--cpu-limit", type=_limit, default=3600, metavar="S",
+    box.add_argument("--cpu-limit", type=_cpu_limit, default=3600, metavar="S",
                      help="CPU seconds a kernel process may use before it is killed and "
                           "restarted; 0 for none (default 3600)")
     box.add_argument("--no-network", action="store_true",
                      help="run kernels in an empty network namespace (no network at all)")
-    box.add_argument("--kernel-user", default="auto", metavar="USER",
+    box.add_argument("--kernel-user", type=_kernel_user, default="auto", metavar="USER",
                      help="auto: when run as root, each kernel runs as a uid of its own; off: as "
                           "the invoking user; or a user name/uid (default auto)")
-    box.add_argument("--interrupt-grace", type=_positive_float, default=INTERRUPT_GRACE,
+    box.add_argument("--interrupt-grace", type=_ranged(float, 0, 3600, low_open=True),
+                     default=INTERRUPT_GRACE,
                      metavar="S", help="seconds an interrupted cell gets to stop before the "
                                        f"kernel is restarted (default {INTERRUPT_GRACE:g})")
     box.add_argument("--keep-scratch", action="store_true",
@@ -174,16 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument("--api-base", help="OpenAI-compatible server URL, e.g. http://host/v1")
     llm.add_argument("--api-key-env", metavar="VAR",
                      help="environment variable that holds the API key")
-    llm.add_argument("--temperature", type=float, default=0.0)
-    llm.add_argument("--max-tokens", type=_positive_int, default=512,
+    llm.add_argument("--temperature", type=_ranged(float, 0, 2), default=0.0,
+                     help="sampling temperature, 0 to 2 (default 0)")
+    llm.add_argument("--max-tokens", type=_ranged(int, 1, 10 ** 7), default=512,
                      help="new tokens per model turn (default 512, as CIBench)")
-    llm.add_argument("--seed", type=int)
+    llm.add_argument("--seed", type=_ranged(int, 0, 2 ** 63 - 1))
     llm.add_argument("--model-arg", type=_model_arg, action="append", default=[],
                      metavar="KEY=VALUE", help="extra litellm parameter (JSON value or string)")
-    llm.add_argument("--retries", type=int, default=5,
+    llm.add_argument("--retries", type=_ranged(int, 0, 100), default=5,
                      help="retries on 429/5xx/timeouts (default 5)")
     llm.add_argument("--no-cache", action="store_true", help="do not use the response cache")
-    llm.add_argument("--feedback-chars", type=_positive_int, default=1024,
+    llm.add_argument("--feedback-chars", type=_ranged(int, 1, 10 ** 7), default=1024,
                      help="characters of tool output sent back (default 1024, as CIBench)")
     llm.add_argument("--images", action="store_true",
                      help="send produced figures to vision models")
@@ -191,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not append 'Please use … modules.' to instructions")
     llm.add_argument("--price", type=_price, metavar="IN,OUT",
                      help="USD per million tokens in and out, for models litellm has no price for")
-    llm.add_argument("--samples", type=_positive_int, default=1, metavar="N",
+    llm.add_argument("--samples", type=_ranged(int, 1, 10_000), default=1, metavar="N",
                      help="answer each task N times in fresh kernels and report pass@1/5/N "
                           "(use with --temperature > 0; see docs/scoring.md)")
     _vis_judge_args(run)

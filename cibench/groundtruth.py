@@ -8,6 +8,7 @@ Ground truth whose hash or fingerprint differs from the current one is stale and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -56,6 +57,14 @@ class GroundTruth(BaseModel):
 
 def truth_path(oracle_dir: Path, task_id: str) -> Path:
     return Path(oracle_dir) / f"{task_id}.json"
+
+
+def truth_sha256(oracle_dir: Path, task_id: str) -> str | None:
+    """sha256 of a ground-truth file as it is on disk (None when it is missing)."""
+    try:
+        return hashlib.sha256(truth_path(oracle_dir, task_id).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def load_truth(oracle_dir: Path, task_id: str) -> GroundTruth | None:

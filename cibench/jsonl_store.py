@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,11 @@ log = logging.getLogger(__name__)
 class JsonlStore:
     """Entries are JSON objects holding their key under `key_field`; the last one wins."""
 
-    def __init__(self, path: str | Path, key_field: str = "key"):
+    def __init__(self, path: str | Path, key_field: str = "key",
+                 valid: Callable[[dict[str, Any]], bool] | None = None):
         self.path = Path(path)
         self.key_field = key_field
+        self.valid = valid  # a line failing this check is skipped like a torn one
         self.entries: dict[str, dict[str, Any]] = {}
         self.unreadable = 0
         self._load()
@@ -41,7 +44,7 @@ class JsonlStore:
                 except (ValueError, KeyError, TypeError):
                     self.unreadable += 1
                     continue
-                if isinstance(key, str):
+                if isinstance(key, str) and (self.valid is None or self.valid(entry)):
                     self.entries[key] = entry
                 else:
                     self.unreadable += 1

@@ -11,7 +11,7 @@ kernel does not answer the interrupt (a C-level loop ignores SIGINT), the kernel
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
 import queue
@@ -28,28 +28,46 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
+from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .kernel_env import assets_prelude, kernel_python
 from .records import Execution
 from .resources import kernels_dir
-from .sandbox import Sandbox
+from .sandbox import Sandbox, group_processes, kill_group, uid_processes
+from .treewatch import TreeWatch
 
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "cibench-python"
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 SECRET_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_|^AZURE_|_API_BASE$",
                        re.IGNORECASE)
 DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN", "PYTEST_CURRENT_TEST"}
 INTERRUPT_GRACE = 5.0
-DROPPED_MIME = "application/vnd.cibench.dropped+json"
+REPLY_WAIT = 10.0  # s to wait for the shell channel's execute_reply after the cell went idle
+__all__ = ["DROPPED_MIME", "OutputCaps", "KernelSession", "KernelLimits", "scrubbed_environment"]
 
 
-def scrubbed_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The kernel's environment: the parent's minus secrets and variables that change behaviour."""
+MIN_SECRET_CHARS = 8  # shorter values ("no-key", "local") are not matched by value
+
+
+def scrubbed_environment(base: dict[str, str] | None = None,
+                         secret_names: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+    """The kernel's environment: the parent's minus secrets and variables that change behaviour.
+
+    Dropped: variables named like secrets, the variables named in `secret_names` (the run's
+    `--api-key-env`, `--vis-judge-key-env`, whatever their names), any variable whose value
+    holds the value of one of those (a key copied under an innocent name), and any variable
+    whose value equals that of a secret-named one."""
     env = dict(os.environ if base is None else base)
+    named = set(secret_names)
+    keys = {v for k, v in env.items() if k in named and len(v) >= MIN_SECRET_CHARS}
+    # other secret-named values are matched exactly (`SOME_TOKEN=/usr/local` must not take PATH)
+    exact = {v for k, v in env.items() if SECRET_RE.search(k) and len(v) >= MIN_SECRET_CHARS}
     for name in list(env):
-        if name in DROPPED_ENV or SECRET_RE.search(name) or name.startswith("LITELLM"):
+        value = env[name]
+        if name in DROPPED_ENV or name in named or SECRET_RE.search(name) \
+                or name.startswith("LITELLM") or value in exact \
+                or any(key in value for key in keys):
             del env[name]
     env["PYTHONHASHSEED"] = "0"
     # few malloc arenas: each thread's arena reserves 64 MiB of address space, which would make
@@ -65,6 +83,7 @@ DEFAULT_FILE_SIZE_MB = 1024  # largest file the kernel may write
 DEFAULT_PROCESSES = 512  # processes and threads of the session's own uid (root is exempt)
 DEFAULT_OPEN_FILES = 4096
 MIN_MEMORY_MB = 2048  # measured: 1024 MiB can hang or kill the usual imports
+SMALLEST_MEMORY_MB = 768  # measured: 512 MiB cannot start the kernel; a smaller limit is refused
 
 
 def total_memory_mb() -> int | None:
@@ -124,16 +143,6 @@ class KernelLimits:
         return [prlimit, *args, "--"]
 
 
-@dataclass
-class OutputCaps:
-    """Caps per execution: text characters kept and figures kept."""
-
-    text_chars: int = 100_000
-    images: int = 20
-    outputs: int = 200  # display/result outputs (not counting streams)
-    traceback_frames: int = 3
-
-
 # Installed in every kernel after the startup code. Caps what a cell can publish *inside the
 # kernel*, so a flood (50 MB printed, 100k display() calls, 2000 figures) costs the kernel and
 # the iopub channel no more than the caps: past them, stream writes are dropped with a counter,
@@ -142,24 +151,38 @@ class OutputCaps:
 # cells are not. What was dropped is reported after the cell as one display_data of mimetype
 # DROPPED_MIME, which the host folds into its own truncation marker.
 GUARD_CODE = r'''
-def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
+def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_limit):
     import sys
     ip = get_ipython()
     st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
-          "d_outs": 0}
+          "d_outs": 0, "rich": 0, "pubs": 0, "pub_size": 0}
 
     def pre(info=None):
         for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
             if not getattr(stream.write, "_cibench_capped", False):
                 wrap_stream(stream)
         st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
-                  images=0, d_images=0, outs=0, d_outs=0)
+                  images=0, d_images=0, outs=0, d_outs=0, rich=0, pubs=0, pub_size=0)
 
     def post(result=None):
-        if st["armed"] and (st["d_chars"] or st["d_images"] or st["d_outs"]):
+        armed, st["armed"] = st["armed"], False
+        if armed and (st["d_chars"] or st["d_images"] or st["d_outs"]):
             ip.display_pub.publish(data={mime: {"chars": st["d_chars"], "images": st["d_images"],
                                                 "outputs": st["d_outs"]}}, metadata={})
-        st["armed"] = False
+
+    publish = ip.display_pub.publish
+
+    def capped_publish(data, metadata=None, **kwargs):
+        # raw display data (publish_display_data, display(raw=True)) skips the formatter
+        if not st["armed"] or not isinstance(data, dict):
+            return publish(data=data, metadata=metadata, **kwargs)
+        size = sum(len(v) if isinstance(v, (str, bytes)) else len(repr(v)) for v in data.values())
+        if st["pubs"] >= output_limit or st["pub_size"] + size > rich_limit + text_limit:
+            st["d_outs"] += 1
+            return None
+        st["pubs"] += 1
+        st["pub_size"] += size
+        return publish(data=data, metadata=metadata, **kwargs)
 
     def wrap_stream(stream):
         write = stream.write
@@ -197,6 +220,13 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
             return {}, {}
         result = fmt(obj, *args, **kwargs)
         data = result[0] if isinstance(result, tuple) else result
+        for key in [k for k in data or () if k != "text/plain"]:  # every MIME type is capped
+            size = len(data[key]) if isinstance(data[key], (str, bytes)) else len(repr(data[key]))
+            if st["rich"] + size > rich_limit:
+                del data[key]
+                st["d_chars"] += size
+            else:
+                st["rich"] += size
         if any(k.startswith("image/") for k in data or ()):
             if st["images"] >= image_limit:
                 st["d_images"] += 1
@@ -211,6 +241,7 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime):
         import contextlib
         ip._tee = lambda channel: contextlib.nullcontext()
     ip.display_formatter.format = capped_format
+    ip.display_pub.publish = capped_publish
     ip.events.register("pre_run_cell", pre)
     ip.events.register("post_run_cell", post)
 '''
@@ -226,127 +257,6 @@ class _Manager(AsyncKernelManager):
         if cmd and cmd[0] in ("python", sys.executable):  # the spec's "python": the kernel env's
             cmd[0] = kernel_python()
         return [*self.cmd_prefix, *cmd]
-
-
-def trim_traceback(lines: list[str], frames: int) -> list[str]:
-    """Keep the header, the frames of the user's own cell, the last library frames and the
-    exception line; a 40-frame pandas traceback becomes a screenful at most."""
-    lines = [ANSI_RE.sub("", line) for line in lines]
-    if len(lines) <= frames + 2:
-        return lines
-    head, body, last = lines[0], lines[1:-1], lines[-1]
-    keep = {i for i, frame in enumerate(body) if "Cell In[" in frame or "<ipython-input" in frame}
-    keep |= set(range(max(0, len(body) - frames), len(body)))
-    out = [head]
-    hidden = 0
-    for i, frame in enumerate(body):
-        if i in keep:
-            if hidden:
-                out.append(f"... {hidden} frame{'s' if hidden > 1 else ''} hidden ...")
-                hidden = 0
-            out.append(frame)
-        else:
-            hidden += 1
-    if hidden:
-        out.append(f"... {hidden} frames hidden ...")
-    out.append(last)
-    return out
-
-
-class _Collector:
-    """Turns iopub messages into nbformat outputs, with caps."""
-
-    def __init__(self, caps: OutputCaps):
-        self.caps = caps
-        self.outputs: list[dict[str, Any]] = []
-        self.text_used = 0
-        self.images = 0
-        self.truncated = False
-        self.dropped_chars = 0
-        self.dropped_images = 0
-        self.dropped_outputs = 0
-        self.displays = 0
-
-    def _take_text(self, text: str) -> str:
-        room = self.caps.text_chars - self.text_used
-        if len(text) <= room:
-            self.text_used += len(text)
-            return text
-        self.truncated = True
-        self.dropped_chars += len(text) - max(room, 0)
-        kept = text[:max(room, 0)]
-        self.text_used = self.caps.text_chars
-        return kept
-
-    def stream(self, name: str, text: str) -> None:
-        text = self._take_text(ANSI_RE.sub("", text))
-        if not text:
-            return
-        if self.outputs and self.outputs[-1]["output_type"] == "stream" \
-                and self.outputs[-1]["name"] == name:
-            self.outputs[-1]["text"] += text
-        else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
-
-    def data(self, kind: str, content: dict[str, Any]) -> None:
-        data = dict(content.get("data", {}))
-        if DROPPED_MIME in data:  # what the kernel-side guard dropped
-            dropped = data[DROPPED_MIME]
-            if isinstance(dropped, str):
-                dropped = json.loads(dropped)
-            self.dropped_chars += int(dropped.get("chars", 0))
-            self.dropped_images += int(dropped.get("images", 0))
-            self.dropped_outputs += int(dropped.get("outputs", 0))
-            self.truncated = True
-            return
-        if self.displays >= self.caps.outputs:
-            self.truncated = True
-            self.dropped_outputs += 1
-            return
-        if "image/png" in data:
-            if self.images >= self.caps.images:
-                self.truncated = True
-                self.dropped_images += 1
-                return
-            self.images += 1
-        # keep only what a notebook needs and the scorer reads
-        data = {k: v for k, v in data.items()
-                if k in ("text/plain", "image/png", "text/html", "text/markdown", "image/jpeg",
-                         "image/svg+xml", "text/latex", "application/json")}
-        if "text/html" in data and len(data["text/html"]) > self.caps.text_chars // 2:
-            del data["text/html"]
-        if "text/plain" in data:
-            data["text/plain"] = self._take_text(data["text/plain"])
-            if not data["text/plain"] and len(data) == 1 and kind == "display_data":
-                return  # nothing left to show once the text budget is spent
-        self.displays += 1
-        out: dict[str, Any] = {"output_type": kind, "data": data,
-                               "metadata": content.get("metadata", {}) or {}}
-        # no execution_count: the session notebook numbers its own cells when it is rendered
-        self.outputs.append(out)
-
-    def error(self, content: dict[str, Any]) -> None:
-        self.outputs.append({"output_type": "error", "ename": content.get("ename", "Error"),
-                             "evalue": ANSI_RE.sub("", content.get("evalue", "")),
-                             "traceback": trim_traceback(content.get("traceback", []),
-                                                         self.caps.traceback_frames)})
-
-    def clear(self) -> None:
-        self.outputs = [o for o in self.outputs if o["output_type"] == "error"]
-
-    def finish(self) -> tuple[list[dict[str, Any]], bool]:
-        if self.truncated:
-            bits = []
-            if self.dropped_chars:
-                bits.append(f"{self.dropped_chars} characters")
-            if self.dropped_images:
-                bits.append(f"{self.dropped_images} figures")
-            if self.dropped_outputs:
-                bits.append(f"{self.dropped_outputs} other outputs")
-            self.outputs.append({"output_type": "stream", "name": "stderr",
-                                 "text": "\n[cibench: output cut; dropped "
-                                         f"{', '.join(bits) or 'some output'}]\n"})
-        return self.outputs, self.truncated
 
 
 @dataclass
@@ -369,12 +279,15 @@ class KernelSession:
     restarts: int = 0
     interrupt_grace: float = INTERRUPT_GRACE
     sandbox: Sandbox | None = None
+    secret_env: tuple[str, ...] = ()  # variables holding keys the run uses (always scrubbed)
 
     _km: _Manager | None = field(default=None, init=False, repr=False)
     _kc: Any = field(default=None, init=False, repr=False)
     _ipc_dir: Path | None = field(default=None, init=False, repr=False)
     _log: Any = field(default=None, init=False, repr=False)
     _starting: bool = field(default=False, init=False, repr=False)
+    _pgids: set[int] = field(default_factory=set, init=False, repr=False)
+    _watch: TreeWatch | None = field(default=None, init=False, repr=False)
 
     async def __aenter__(self) -> "KernelSession":
         await self.start()
@@ -395,7 +308,7 @@ class KernelSession:
         km.cmd_prefix = [*self.cmd_prefix, *(box.prefix(limits) if box else limits)]
         self._km = km
         started = time.monotonic()
-        env = scrubbed_environment()
+        env = scrubbed_environment(secret_names=self.secret_env)
         try:
             if box is not None:
                 env = box.environment(env)
@@ -404,7 +317,11 @@ class KernelSession:
             self._log = open(self._ipc_dir / "kernel.log", "ab")
             await km.start_kernel(env=env, cwd=str(self.workdir),
                                   stdout=self._log, stderr=self._log)
+            self._note_group()
             await self._connect()
+            if self.limits.memory_mb:
+                self._watch = TreeWatch(self.limits.memory_mb, self._tree, self._kill_tree)
+                self._watch.start()
         except Exception as exc:
             reason = self._log_tail() or str(exc)
             await self.shutdown()
@@ -444,7 +361,8 @@ class KernelSession:
             raise KernelError(f"kernel did not become ready: {exc}") from exc
         self._kc = kc
         guard = (GUARD_CODE + f"\n__cibench_install_guard({self.caps.text_chars}, "
-                 f"{self.caps.images}, {self.caps.outputs}, {DROPPED_MIME!r})\n"
+                 f"{self.caps.images}, {self.caps.outputs}, {DROPPED_MIME!r}, "
+                 f"{self.caps.rich_chars + self.caps.image_chars})\n"
                  "del __cibench_install_guard\n")
         for what, code in (("startup code", self.startup_code), ("output guard", guard)):
             if not code:
@@ -459,17 +377,46 @@ class KernelSession:
                 raise KernelError(f"kernel {what} failed: "
                                   f"{err.get('ename', result.status)}: {err.get('evalue', '')}")
 
+    def _tree(self) -> list[int]:
+        """The session's live processes: its uid's, else its kernel process groups'."""
+        if self.sandbox is not None and self.sandbox.own_uid and self.sandbox.uid is not None:
+            return uid_processes(self.sandbox.uid)
+        return [pid for pgid in sorted(self._pgids) for pid in group_processes(pgid)]
+
+    def _kill_tree(self) -> None:
+        if self.sandbox is not None and self.sandbox.own_uid:
+            self.sandbox.reap()
+        else:
+            for pgid in sorted(self._pgids):
+                kill_group(pgid)
+
+    def _note_group(self) -> None:
+        """Remember the kernel's process group: what is left of it is killed at shutdown."""
+        pgid = getattr(getattr(self._km, "provisioner", None), "pgid", None)
+        if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgrp():
+            self._pgids.add(pgid)
+
     async def shutdown(self) -> None:
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
         if self._km is not None:
+            self._note_group()
             try:
                 if self._km.has_kernel:
                     await self._km.shutdown_kernel(now=True)
             except Exception as exc:  # shutdown must never mask the real error
                 log.debug("kernel shutdown: %s", exc)
             self._km = None
+        if self.sandbox is None or not self.sandbox.own_uid:
+            # without a uid of its own, the kernel's process group is what can be cleaned up
+            # (a session uid is reaped whole by Sandbox.reap)
+            for pgid in sorted(self._pgids):
+                await asyncio.to_thread(kill_group, pgid)
+            self._pgids.clear()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -508,8 +455,10 @@ class KernelSession:
         if self._kc is not None:
             self._kc.stop_channels()
             self._kc = None
+        self._note_group()
         try:
             await self._km.restart_kernel(now=True)
+            self._note_group()
             await self._connect()
         except Exception as exc:
             raise KernelError(f"could not restart the kernel: {exc}") from exc
@@ -532,10 +481,11 @@ class KernelSession:
             raise KernelError("kernel is not running")
         timeout = self.timeout if timeout is None else timeout
         kc = self._kc
-        collector = _Collector(caps or self.caps)
         started = time.monotonic()
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
                             stop_on_error=False)
+        collector = Collector(caps or self.caps, msg_id)
+        idle = False
         deadline = started + timeout
         grace = min(self.interrupt_grace, max(1.0, timeout))
         status = "ok"
@@ -568,29 +518,22 @@ class KernelSession:
                                           f"{f' ({reason})' if reason else ''}",
                                           hint="is --memory-limit too low?")
                     status = "died"
+                    tree = self._watch.take() if self._watch is not None else ""
+                    reason = "; ".join(r for r in (reason, tree) if r)
                     note = (f"the kernel died{f' ({reason})' if reason else ''}; it was "
                             "restarted and its state was lost")
                     log.info("kernel died (%s); restarting", reason or "unknown cause")
                     await self.restart()
                     break
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
+            event = collector.handle(msg)
+            if event == "idle":
+                idle = True
                 break
-            if kind == "stream":
-                collector.stream(content.get("name", "stdout"), content.get("text", ""))
-            elif kind in ("execute_result", "display_data"):
-                collector.data(kind, content)
-            elif kind == "update_display_data":
-                collector.data("display_data", content)
-            elif kind == "error":
-                collector.error(content)
-                if status == "ok":
-                    status = "error"
-            elif kind == "clear_output":
-                collector.clear()
+            if event == "error" and status == "ok":
+                status = "error"
+        if idle and status in ("ok", "error"):
+            status = await self._check_reply(kc, msg_id, status, collector)
         outputs, truncated = collector.finish()
         if status == "timeout" and not any(o["output_type"] == "error" for o in outputs):
             outputs.append({"output_type": "error", "ename": "TimeoutError",
@@ -598,8 +541,46 @@ class KernelSession:
         if status == "died":
             outputs.append({"output_type": "error", "ename": "KernelDied", "evalue": note,
                             "traceback": [f"KernelDied: {note}"]})
+        if collector.malformed:
+            note = "; ".join(n for n in (note, f"{len(collector.malformed)} malformed kernel "
+                                               "message(s) ignored") if n)
         return Execution(status=status, outputs=outputs, seconds=round(time.monotonic() - started, 3),
                          truncated=truncated, note=note)
+
+    async def _check_reply(self, kc: Any, msg_id: str, status: str, collector: Collector) -> str:
+        """The cell's status as the shell channel's execute_reply says. Model code can silence
+        what IPython *publishes* on iopub (patch `showtraceback`), but not the reply, which
+        ipykernel builds from the exception itself; an extra reply the code sends itself
+        cannot turn an error into success either (any error reply wins)."""
+        replies = []
+        deadline = time.monotonic() + REPLY_WAIT
+        while True:
+            wait = 0.01 if replies else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            try:
+                msg = await kc.get_shell_msg(timeout=wait)
+            except queue.Empty:
+                break
+            parent = msg.get("parent_header") if isinstance(msg, dict) else None
+            if isinstance(parent, dict) and parent.get("msg_id") == msg_id:
+                content = msg.get("content")
+                replies.append(content if isinstance(content, dict) else {})
+        failed = [r for r in replies if r.get("status") != "ok"]
+        if replies and not failed:
+            return status
+        if status == "error" and collector.outputs and any(
+                o["output_type"] == "error" for o in collector.outputs):
+            return status
+        reply = failed[0] if failed else {}
+        ename = reply.get("ename") if isinstance(reply.get("ename"), str) else ""
+        evalue = reply.get("evalue") if isinstance(reply.get("evalue"), str) else ""
+        why = ("the kernel reported an error but published no traceback (was it silenced?)"
+               if replies else f"no execute_reply within {REPLY_WAIT:g} s of the cell going idle")
+        log.info("execute_reply: %s", why)
+        collector.add_error(ename or "Error", evalue, [f"{clean_name(ename) or 'Error'}: "
+                                                       f"{evalue}", f"[cibench: {why}]"])
+        return "error"
 
     async def reseed(self, seed: int) -> None:
         """Seed random, numpy, torch and tensorflow (those already imported) with `seed`.

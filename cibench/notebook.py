@@ -17,6 +17,7 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from .collector import clean_name
 from .errors import RunDirError
 from .fsutil import atomic_write_text
 from .records import (Attempt, Execution, Reply, RunConfig, SessionRecord, StepRecord, StepScore,
@@ -107,7 +108,7 @@ def _score_line(step: StepRecord) -> str:
 def _clean(text: str) -> str:
     """A line from a model or kernel, safe to show in markdown: no control characters, no
     HTML (see `_no_html`)."""
-    return _no_html("".join(ch for ch in text if ch.isprintable() or ch == " ").strip())
+    return _no_html(clean_name(text, limit=2000))
 
 
 #: fenced code blocks and inline code spans: markdown shows HTML inside them as text
@@ -223,6 +224,9 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
                     tags += ["cibench-failed-attempt", "raises-exception"]
                 meta = {"step": step.index, "attempt": attempt.index, "reply": reply,
                         "execution": ex.model_dump(mode="json", exclude={"outputs"})}
+                if attempt.tampering:
+                    meta["tampering"] = attempt.tampering
+                    tags.append("cibench-tampering")
                 nb.cells.append(_code_cell(attempt.reply.code or "", ex, count, tags, meta))
         if step.gave_up:
             nb.cells.append(new_markdown_cell(
@@ -337,7 +341,8 @@ def read_session(path: str | Path) -> SessionRecord:
             continue
         elif "cibench-attempt" in tags:
             step.attempts.append(Attempt(index=meta["attempt"], reply=Reply(**meta["reply"]),
-                                         execution=_execution(cell)))
+                                         execution=_execution(cell),
+                                         tampering=meta.get("tampering", [])))
         elif "cibench-model-text" in tags and "reply" in meta:
             step.attempts.append(Attempt(index=meta["attempt"], reply=Reply(**meta["reply"])))
         elif "cibench-check" in tags:

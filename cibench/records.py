@@ -116,6 +116,7 @@ class Attempt(BaseModel):
     index: int
     reply: Reply
     execution: Execution | None = None
+    tampering: list[str] = Field(default_factory=list)  # why the code was refused (tamper.py)
 
 
 class StepScore(BaseModel):

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .collector import clean_name
 from .errors import RunDirError
 from .fsutil import atomic_write_json, atomic_write_text, check_folder_arg
 from .notebook import read_session
@@ -139,7 +140,7 @@ def build_report(run_dirs: list[Path]) -> dict[str, Any]:
                               for k, v in _group_steps(done, "difficulty").items()},
             "by_step_type": {k: {"steps": len(v), **pool(v)}
                              for k, v in _group_steps(done, "type").items()},
-            "failures": dict(Counter(s.score.failure for s in steps
+            "failures": dict(Counter(clean_name(s.score.failure) for s in steps
                                      if s.score and s.score.failure).most_common()),
         })
         sampled = pass_at_k_table(recs)

@@ -26,9 +26,11 @@ from typing import Any
 
 from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
+from .collector import clean_name
 from .errors import CibenchError, GroundTruthError, RunDirError
 from .fsutil import atomic_write_json, check_folder_arg
-from .groundtruth import GroundTruth, ensure_truth, environment_fingerprint, load_truth
+from .groundtruth import (GroundTruth, ensure_truth, environment_fingerprint, load_truth,
+                          truth_path, truth_sha256)
 from .notebook import read_session, write_session
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
@@ -217,7 +219,8 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
         usage = Usage()
         for r in recs:
             usage.add(r.usage)
-        failures = Counter(s.score.failure for s in steps if s.score and s.score.failure)
+        failures = Counter(clean_name(s.score.failure) for s in steps
+                           if s.score and s.score.failure)
         results.append({
             "model": model, "mode": mode, "scoring": recs[0].run.scoring,
             "protocol": recs[0].run.protocol, "tasks": len(done), "steps": len(steps),
@@ -276,6 +279,12 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     tasks, waiting = preflight_tasks(load_tasks(opts.paths))
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)
+    secrets = tuple(v for v in (opts.agent.api_key_env,
+                                (opts.vis_judge or {}).get("api_key_env")) if v)
+    if secrets:
+        opts = dataclasses.replace(opts, settings=dataclasses.replace(
+            opts.settings, secret_env=tuple(dict.fromkeys(
+                (*opts.settings.secret_env, *secrets)))))
     run_id = opts.run_id or new_run_id()
     out = check_folder_arg(opts.out if opts.out else Path("sessions") / run_id, "--out")
     check_folder_arg(opts.oracle_dir, "--oracle-dir")
@@ -294,6 +303,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                         make_agent(model, agent_options)))
                 run_id = _check_manifest(out, opts, run_id)
                 truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+                truth_hashes = {t: truth_sha256(opts.oracle_dir, t) for t in truths}
                 tasks = [t for t in tasks if t.id in truths]
                 started = True
                 for model, agent in zip(opts.models, agents):
@@ -302,6 +312,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                         await run_model_samples(model, tasks, truths, opts, out, run_id)
                         continue
                     await _run_model(agent, model, tasks, truths, opts, out, run_id)
+            _record_truth_hashes(out, truth_hashes)
             records = collect_sessions(out)
             summary = summarize(records)
             if invalid:
@@ -318,6 +329,68 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                      skipped=len(waiting))
 
 
+def _record_truth_hashes(out: Path, hashes: dict[str, str | None]) -> None:
+    """run.json `ground_truth`: the sha256 of each task's ground-truth file its sessions were
+    scored against; `cibench score` refuses ground truth that changed since."""
+    path = out / "run.json"
+    manifest = json.loads(path.read_text())
+    recorded = manifest.get("ground_truth")
+    recorded = dict(recorded) if isinstance(recorded, dict) else {}
+    recorded.update({k: v for k, v in hashes.items() if v})
+    atomic_write_json(path, {**manifest, "ground_truth": dict(sorted(recorded.items()))})
+
+
+def _is_session_file(path: Path) -> bool:
+    """Whether a file that failed to read as a session is (or was) one: anything that is not a
+    readable notebook without cibench run metadata (a truncated file counts as a session)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    meta = data.get("metadata", {}) if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        return True
+    cibench = meta.get("cibench")
+    return isinstance(cibench, dict) and "run" in cibench
+
+
+def _recorded_truth_hashes(out: Path) -> dict[str, str]:
+    path = out / "run.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"unreadable run manifest: {exc}", path=path) from exc
+    recorded = manifest.get("ground_truth") if isinstance(manifest, dict) else None
+    return {k: v for k, v in recorded.items() if isinstance(v, str)} \
+        if isinstance(recorded, dict) else {}
+
+
+def _checked_truth(record: SessionRecord, path: Path, oracle_dir: Path,
+                   recorded: dict[str, str]) -> GroundTruth:
+    """The ground truth to re-score a session against, refused (RunDirError naming the file)
+    when it is missing, for another task version, changed since the run scored it, or has
+    another number of steps than the notebook."""
+    task_id = record.task.id
+    truth = load_truth(oracle_dir, task_id)
+    if truth is None or truth.source_sha256 != record.task.sha256:
+        raise RunDirError(f"no ground truth for {task_id} matching the task "
+                          "version this session ran", path=oracle_dir,
+                          hint="pass --oracle-dir, or run `cibench validate` on the task")
+    now = truth_sha256(oracle_dir, task_id)
+    if task_id in recorded and now != recorded[task_id]:
+        raise RunDirError(f"ground truth changed since the run scored it (sha256 "
+                          f"{recorded[task_id][:12]}… in run.json, {str(now)[:12]}… now)",
+                          path=truth_path(oracle_dir, task_id),
+                          hint="restore the file the run used, or run the sessions again")
+    if len(record.steps) != len(truth.steps):
+        raise RunDirError(f"the notebook holds {len(record.steps)} steps, the task "
+                          f"{len(truth.steps)}: cells were removed or added", path=path,
+                          hint="re-run the session (delete the notebook, run again)")
+    return truth
+
+
 async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
                   vis_judge: dict[str, Any] | None = None) -> RunResult:
     """Recompute every score of a run folder from its notebooks and stored ground truth.
@@ -327,27 +400,31 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
     out = Path(out)
     if not out.is_dir():
         raise RunDirError("no such run folder", path=out)
-    records = []
+    recorded = _recorded_truth_hashes(out)
+    # everything is read and checked before anything is rewritten: a refusal leaves the folder
+    # as it was (an unreadable notebook would otherwise silently drop out of summary.json)
+    loaded: list[tuple[Path, SessionRecord, GroundTruth | None]] = []
     for path in session_paths(out):
         try:
             record = read_session(path)
         except RunDirError as exc:
-            log.warning("skipped: %s", exc)
-            continue
+            if not _is_session_file(path):
+                log.warning("skipped: %s", exc)  # a task or scratch notebook, not a session
+                continue
+            raise RunDirError(f"a session notebook is unreadable ({exc.message}); re-scoring "
+                              "would drop it from summary.json", path=path,
+                              hint="restore the file, or delete it and run the same "
+                                   "`cibench run` again to redo that session") from exc
         if scoring:
             record.run.scoring = scoring
         if vis_judge:
             record.run.params["vis_judge"] = vis_judge
-        if record.status == "complete":
-            truth = load_truth(oracle_dir, record.task.id)
-            if truth is None or truth.source_sha256 != record.task.sha256:
-                raise RunDirError(f"no ground truth for {record.task.id} matching the task "
-                                  "version this session ran", path=oracle_dir,
-                                  hint="pass --oracle-dir, or run `cibench validate` on the task")
-            if len(record.steps) != len(truth.steps):
-                raise RunDirError(f"the notebook holds {len(record.steps)} steps, the task "
-                                  f"{len(truth.steps)}: cells were removed or added", path=path,
-                                  hint="re-run the session (delete the notebook, run again)")
+        truth = _checked_truth(record, path, oracle_dir, recorded) \
+            if record.status == "complete" else None
+        loaded.append((path, record, truth))
+    records = []
+    for path, record, truth in loaded:
+        if truth is not None:
             score_session(record, truth)
             await judge_session(record, out)
             write_session(path, record, {s.index: s.execution for s in truth.steps})

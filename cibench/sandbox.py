@@ -24,6 +24,8 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Per-session uids: far above any real account or subordinate-id range; 100 per cibench process.
 UID_BASE = 1_500_000_000
+REAP_SECONDS = 10.0  # at most this long killing a session's leftover processes
 _slots = itertools.count()
 
 
@@ -172,33 +175,125 @@ class Sandbox:
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                     os.lchown(name, self.uid, self.gid)
 
-    def reap(self) -> int:
-        """Kill what is left of this session's processes (daemons that escaped the kernel's
-        process group); only when the uid is the session's own. Returns how many."""
+    def reap(self, seconds: float = REAP_SECONDS) -> int:
+        """Kill everything this session's uid still runs (daemons, double forks, processes
+        that re-fork when killed), until none is left or `seconds` pass; only when the uid is
+        the session's own. Returns how many rounds of kill(-1, SIGKILL) it took (0: none)."""
         if not self.own_uid or self.uid is None:
             return 0
-        killed = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        if not uid_processes(self.uid):
+            return 0
+        rounds = _kill_uid_from_inside(self.uid, self.gid or self.uid, seconds)
+        if rounds is None:  # the killer could not run as that uid: walk /proc from here
+            rounds = _kill_uid_from_outside(self.uid, seconds)
+        left = uid_processes(self.uid)
+        if left:
+            log.warning("sandbox uid %d still runs %d process(es) after %g s of killing",
+                        self.uid, len(left), seconds)
+        else:
+            log.info("killed the leftover processes of sandbox uid %d (%d round(s))",
+                     self.uid, rounds)
+        return rounds
+
+
+def _kill_uid_from_inside(uid: int, gid: int, seconds: float) -> int | None:
+    """Repeat `kill -KILL -1` as the session's uid (setpriv, then util-linux/procps `kill`):
+    kill(-1, SIGKILL) signals every process that uid owns at once (the kernel holds the task
+    list meanwhile, so a fork cannot slip through half-way), until /proc shows none alive
+    (zombies do not count) or `seconds` pass. None when setpriv or kill is missing."""
+    setpriv, kill = shutil.which("setpriv"), shutil.which("kill")
+    if setpriv is None or kill is None:
+        return None
+    cmd = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", kill, "-KILL", "--",
+           "-1"]
+    deadline = time.monotonic() + seconds
+    rounds = 0
+    while uid_processes(uid) and time.monotonic() < deadline:
+        rounds += 1
+        try:
+            subprocess.run(cmd, capture_output=True, cwd="/", env={"PATH": "/usr/bin:/bin"},
+                           timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.debug("kill as uid %d: %s", uid, exc)
+            return None
+    return rounds
+
+
+def _kill_uid_from_outside(uid: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    rounds = 0
+    while True:
+        pids = uid_processes(uid)
+        if not pids or time.monotonic() > deadline:
+            return rounds
+        rounds += 1
+        for pid in pids:
             try:
-                status = (entry / "status").read_text()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
-                continue
-            if "\nState:\tZ" in status:  # zombies are already dead
-                continue
-            for line in status.splitlines():
-                if line.startswith("Uid:"):
-                    if int(line.split()[1]) == self.uid:
-                        try:
-                            os.kill(int(entry.name), signal.SIGKILL)
-                            killed += 1
-                        except OSError:
-                            pass
-                    break
-        if killed:
-            log.info("killed %d leftover process(es) of sandbox uid %d", killed, self.uid)
-        return killed
+                pass
+        time.sleep(0.002)
+
+
+def _proc_status(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return ""
+
+
+def uid_processes(uid: int) -> list[int]:
+    """Live (not zombie) processes whose real, effective or saved uid is `uid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        status = _proc_status(entry)
+        if not status or "\nState:\tZ" in status or "\nState:\tX" in status:
+            continue
+        uids = next((ln.split()[1:4] for ln in status.splitlines() if ln.startswith("Uid:")), [])
+        if str(uid) in uids:
+            found.append(int(entry))
+    return found
+
+
+def group_processes(pgid: int) -> list[int]:
+    """Live (not zombie) processes of the process group `pgid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] not in ("Z", "X") and fields[2] == str(pgid):
+            found.append(int(entry))
+    return found
+
+
+def kill_group(pgid: int | None, seconds: float = REAP_SECONDS) -> int:
+    """Kill the kernel's process group until no live member is left (bounded by `seconds`):
+    what `--kernel-user off` can clean up. Never our own group. Returns the rounds it took."""
+    if not pgid or pgid <= 1 or pgid == os.getpgrp():
+        return 0
+    deadline = time.monotonic() + seconds
+    rounds = 0
+    while group_processes(pgid):
+        if time.monotonic() > deadline:
+            log.warning("process group %d still alive after %g s of killing", pgid, seconds)
+            break
+        rounds += 1
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        except PermissionError as exc:
+            log.debug("killpg %d: %s", pgid, exc)
+            break
+        time.sleep(0.002)
+    return rounds
 
 
 def _seed_matplotlib_cache(target: Path) -> None:
@@ -233,7 +328,12 @@ def check_available(options: SandboxOptions) -> None:
                                hint="run as root, enable unprivileged user namespaces "
                                     "(sysctl kernel.unprivileged_userns_clone=1), run inside a "
                                     "container started with --network none, or drop --no-network")
-    if options.user not in ("auto", "off") and shutil.which("setpriv") is None:
-        raise SandboxError(f"--kernel-user {options.user} needs `setpriv` (util-linux)",
-                           hint="install util-linux or use --kernel-user off")
+    if options.user not in ("auto", "off"):
+        if shutil.which("setpriv") is None:
+            raise SandboxError(f"--kernel-user {options.user} needs `setpriv` (util-linux)",
+                               hint="install util-linux or use --kernel-user off")
+        if os.geteuid() != 0:
+            raise SandboxError(f"--kernel-user {options.user}: switching user needs root",
+                               hint="use --kernel-user off")
+        _resolve_user(options.user)  # no such user: refused before anything is written
     _checked[options] = None

@@ -11,6 +11,7 @@ made it (e2e: the session's successful cells; oracle: the references) and the ag
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -43,11 +44,38 @@ from .records import (
 from .sandbox import Sandbox, SandboxOptions
 from .scoring.aggregate import pool
 from .scoring.scorer import score_step
+from .tamper import describe, scan
 from .task import Step, Task
 
 log = logging.getLogger(__name__)
 
 GIVE_UP_REPLY = "Sorry, I could not solve this step."
+MAX_REPLY_CHARS = 100_000  # a reply's text and code are kept up to this (each is stored thrice)
+TAMPERING = "TamperingSuspected"
+CODE_TOO_LONG = "CodeTooLong"
+
+
+def cap_reply(reply: Reply, limit: int = MAX_REPLY_CHARS) -> tuple[Reply, str | None]:
+    """The reply with its text and prose cut to `limit` characters (a 10 MB reply must not
+    become a 60 MB notebook), and why its code must not run (too long), if so."""
+    marker = "\n[cibench: reply cut; dropped {} characters]"
+    update: dict[str, str | None] = {}
+    for name in ("text", "prose"):
+        value = getattr(reply, name)
+        if len(value) > limit:
+            update[name] = value[:limit] + marker.format(len(value) - limit)
+    refused = None
+    if reply.code is not None and len(reply.code) > limit:
+        refused = f"the code is {len(reply.code)} characters long, over the {limit} cap; not run"
+        update["code"] = reply.code[:limit] + f"\n# [cibench: code cut; {refused}]"
+    return (reply.model_copy(update=update) if update else reply), refused
+
+
+def refused_execution(ename: str, why: str) -> Execution:
+    """An attempt whose code was not run: recorded as a failed execution of that attempt."""
+    return Execution(status="error", note=f"not run: {why}", outputs=[
+        {"output_type": "error", "ename": ename, "evalue": why,
+         "traceback": [f"{ename}: {why}"]}])
 
 
 @dataclass
@@ -61,6 +89,7 @@ class SessionSettings:
     cmd_prefix: list[str] = field(default_factory=list)
     sandbox: SandboxOptions | None = None  # None: the kernel runs as the invoking user
     interrupt_grace: float = INTERRUPT_GRACE  # s to wait for an interrupted cell before restart
+    secret_env: tuple[str, ...] = ()  # variables holding the run's keys: never in a kernel
 
 
 def _now() -> str:
@@ -116,13 +145,26 @@ class _Replayer:
         start = len(self.history)
         self.history.append(Turn(role="user", text=step.instruction, step=step.index))
         for number in range(1, self.config.attempts + 1):
-            reply: Reply = await self.agent.reply(self.task, step, list(self.history))
+            reply, too_long = cap_reply(await self.agent.reply(self.task, step,
+                                                               list(self.history)))
             attempt = Attempt(index=number, reply=reply)
             record.attempts.append(attempt)
             self.history.append(Turn(role="assistant", text=reply.text, code=reply.code,
                                      tool_call_id=reply.tool_call_id, step=step.index))
             if reply.code is None:
                 break  # a reply without code ends the step without a tool call
+            attempt.tampering = [] if too_long else [str(f) for f in scan(reply.code)]
+            if attempt.tampering or too_long:
+                why = too_long or ("tampering suspected: it changes IPython/kernel internals ("
+                                   + describe(scan(reply.code)) + ")")
+                attempt.execution = refused_execution(CODE_TOO_LONG if too_long
+                                                      else TAMPERING, why)
+                log.warning("%s step %d attempt %d: %s", self.task.id, step.index, number, why)
+                self.history.append(Turn(role="tool", execution=attempt.execution,
+                                         tool_call_id=reply.tool_call_id, step=step.index))
+                if attempt.tampering:
+                    break  # the step fails as `tampering` whatever comes next
+                continue
             await self.kernel.reseed(step.index)
             attempt.execution = await self.execute(reply.code)
             # the step's figure data is that of its last attempt that ran, like its outputs
@@ -190,7 +232,8 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
         async with KernelSession(scratch, timeout=config.timeout, limits=limits,
                                  caps=settings.caps, startup_code=startup_code(),
                                  cmd_prefix=settings.cmd_prefix, sandbox=sandbox,
-                                 interrupt_grace=settings.interrupt_grace) as kernel:
+                                 interrupt_grace=settings.interrupt_grace,
+                                 secret_env=settings.secret_env) as kernel:
             replayer = _Replayer(task, agent, truth, config, kernel)
             for i, code in enumerate(task.setup, 1):
                 result = await kernel.execute(code, timeout=REFERENCE_TIMEOUT)
@@ -204,7 +247,7 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
         log.error("%s: %s", task.id, exc)
     finally:
         if sandbox is not None:
-            sandbox.reap()
+            await asyncio.to_thread(sandbox.reap)
         if not settings.keep_scratch:
             remove_tree(root)
     record.finished = _now()

@@ -10,6 +10,7 @@ Serves `POST /v1/chat/completions` and `GET /v1/models`. Each request takes the 
 An item is a dict:
 - `{"content": str}` or `{"tool_calls": [{"code": str}], "content": ...}`: a normal answer
 - `{"status": 429 | 500 | ..., "retry_after": s}`: an error response
+- `{"raw": {...}}`: this JSON body verbatim with status 200 (e.g. `{"choices": []}`)
 - `{"sleep": seconds, ...}`: wait first (to trigger client timeouts), then answer the rest
 """
 
@@ -90,6 +91,9 @@ class ScriptedServer:
                     item = server.responder(body) if server.responder else {"content": "OK"}
                 if item.get("sleep"):
                     time.sleep(item["sleep"])
+                if "raw" in item:  # a verbatim 200 body (malformed replies)
+                    self._send(200, item["raw"])
+                    return
                 if item.get("status"):
                     headers = {}
                     if item.get("retry_after") is not None:

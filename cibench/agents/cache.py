@@ -40,12 +40,23 @@ def cache_key(model: str, params: dict[str, Any], messages: list[dict[str, Any]]
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _usable(entry: Any) -> bool:
+    """A cache line as `put` writes it (the reply inside came from a model: check its shape)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+        return False
+    reply, usage = entry.get("reply"), entry.get("usage", {})
+    return (isinstance(reply, dict) and isinstance(reply.get("content", ""), str)
+            and isinstance(reply.get("tool_calls", []), list)
+            and all(isinstance(c, dict) for c in reply.get("tool_calls", []))
+            and isinstance(usage, dict))
+
+
 class ResponseCache:
     """The model replies of one run folder and model (see the module docstring)."""
 
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / CACHE_FILE
-        self._store = JsonlStore(self.path)
+        self._store = JsonlStore(self.path, valid=_usable)
         log.info("response cache %s: %d entries", self.path, len(self._store))
 
     def __len__(self) -> int:

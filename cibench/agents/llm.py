@@ -91,7 +91,8 @@ def is_retryable(exc: BaseException) -> bool:
         return False
     if isinstance(status, int) and status >= 400:
         return status in _RETRY_STATUS or status >= 500
-    return bool(names & _RETRY_NAMES) or isinstance(exc, (asyncio.TimeoutError, ConnectionError))
+    return bool(names & _RETRY_NAMES) or isinstance(exc, (asyncio.TimeoutError, ConnectionError,
+                                                           MalformedReply))
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -115,18 +116,52 @@ def backoff_delay(attempt: int, exc: BaseException | None = None) -> float:
     return delay
 
 
+def _count(value: Any) -> int:
+    """A token count from a reply (untrusted): a non-negative int, else 0."""
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return min(max(number, 0), 10 ** 12)
+
+
+class MalformedReply(ValueError):
+    """The API answered 200 but not with a usable chat completion (no choices, no message):
+    retried like a 5xx, since a server that does this is usually overloaded or broken."""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # content parts
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value
+                       if isinstance(p, (dict, str)))
+    raise MalformedReply(f"message content is {type(value).__name__}")
+
+
 def normalize(response: Any) -> RawReply:
-    """A litellm `ModelResponse` as the plain dict protocols parse and the cache stores."""
-    choice = response.choices[0]
-    message = choice.message
+    """A litellm `ModelResponse` as the plain dict protocols parse and the cache stores.
+    Everything in it is checked: a reply is untrusted input (MalformedReply if unusable)."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, (list, tuple)) or not choices:
+        raise MalformedReply("the reply has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise MalformedReply("the reply's first choice has no message")
     calls = []
     for call in getattr(message, "tool_calls", None) or []:
         function = getattr(call, "function", None)
-        calls.append({"id": getattr(call, "id", None),
-                      "name": getattr(function, "name", None),
-                      "arguments": getattr(function, "arguments", None)})
-    return {"content": getattr(message, "content", None) or "", "tool_calls": calls,
-            "finish_reason": getattr(choice, "finish_reason", None)}
+        name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
+        call_id = getattr(call, "id", None)
+        calls.append({"id": call_id if isinstance(call_id, str) else None,
+                      "name": name if isinstance(name, str) else None,
+                      "arguments": arguments if isinstance(arguments, str) else None})
+    finish = getattr(choice, "finish_reason", None)
+    return {"content": _text(getattr(message, "content", None)), "tool_calls": calls,
+            "finish_reason": finish if isinstance(finish, str) else None}
 
 
 class LiteLLMAgent:
@@ -285,6 +320,7 @@ class LiteLLMAgent:
             started = time.monotonic()
             try:
                 response = await litellm.acompletion(**kwargs)
+                raw = normalize(response)
             except Exception as exc:  # litellm maps provider errors onto its own classes
                 where = f"{task.id} step {step.index}"
                 if any(c.__name__ == "ContextWindowExceededError" for c in type(exc).__mro__):
@@ -306,7 +342,7 @@ class LiteLLMAgent:
                 await asyncio.sleep(delay)
                 continue
             seconds = time.monotonic() - started
-            return normalize(response), self._usage(response, seconds)
+            return raw, self._usage(response, seconds)
         raise AssertionError("unreachable")
 
     def _fatal(self, exc: BaseException, secrets: tuple[str, ...]) -> AgentError:
@@ -335,8 +371,8 @@ class LiteLLMAgent:
 
     def _usage(self, response: Any, seconds: float) -> Usage:
         usage = getattr(response, "usage", None)
-        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
-        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        tokens_in = _count(getattr(usage, "prompt_tokens", 0))
+        tokens_out = _count(getattr(usage, "completion_tokens", 0))
         return Usage(model_calls=1, tokens_in=tokens_in, tokens_out=tokens_out,
                      model_seconds=round(seconds, 3),
                      cost_usd=self._cost(response, tokens_in, tokens_out))

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from ..collector import clean_name
 from ..errors import UnknownNameError
 from ..records import Execution, StepRecord, StepScore
 from .figure_data import figure_data_similarity
@@ -57,10 +58,17 @@ def _failure_of(execution: Execution) -> str:
         return "timeout"
     if execution.status == "died":
         return "kernel died"
-    name = execution.error_name or "error"
+    name = clean_name(execution.error_name or "error") or "error"
     if name in ("SyntaxError", "IndentationError", "TabError"):
         return "syntax error"
     return f"runtime error: {name}"
+
+
+def _decode(image: str) -> bytes:
+    try:
+        return base64.b64decode(image)
+    except ValueError:  # binascii.Error: not base64 (the ssim functions give 0 for bad bytes)
+        return b""
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -107,8 +115,7 @@ def score_step(record: StepRecord, truth_execution: Execution,
         expected_imgs = truth_execution.images()
         found_imgs = final.images() if ran and final else []
         if expected_imgs and found_imgs:
-            score.vis = profile.ssim(base64.b64decode(expected_imgs[0]),
-                                     base64.b64decode(found_imgs[0]))
+            score.vis = profile.ssim(_decode(expected_imgs[0]), _decode(found_imgs[0]))
             notes.append(f"SSIM {score.vis:.2f} against the reference figure")
         else:
             score.vis = 0.0
@@ -124,7 +131,7 @@ def score_step(record: StepRecord, truth_execution: Execution,
         score.check = 1.0 if passed else 0.0
         if record.check is not None and not record.check.ok:
             err = record.check.error or {}
-            notes.append(f"check failed: {err.get('ename', record.check.status)} "
+            notes.append(f"check failed: {clean_name(err.get('ename', record.check.status))} "
                          f"{_short(str(err.get('evalue', '')), 50)}".strip())
         elif passed:
             notes.append("check passed")
@@ -132,8 +139,12 @@ def score_step(record: StepRecord, truth_execution: Execution,
     # where both figures have plotted data, it decides PASS (SSIM passes wrong figures:
     # docs/scoring.md); otherwise SSIM does
     data_decides = bool(profile.vis_data and truth_figures and record.figure_data and ran)
-    score.passed = _passed(kind, score, data_decides)
-    score.failure = None if score.passed else _failure(record, score, ran, kind)
+    tampered = [t for a in record.attempts for t in a.tampering]
+    if tampered:
+        notes.insert(0, f"tampering suspected: {_short(tampered[0], 80)}")
+    score.passed = not tampered and _passed(kind, score, data_decides)
+    score.failure = None if score.passed else \
+        "tampering" if tampered else _failure(record, score, ran, kind)
     score.note = "; ".join(n for n in notes if n)
     if not truth_checks_ok:
         score.note += " (reference checks failed: ground truth is suspect)"
