@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        f"kernel is restarted (default {INTERRUPT_GRACE:g})")
     box.add_argument("--keep-scratch", action="store_true",
                      help="keep each session's working directory (for debugging)")
+    run.add_argument("--no-report", action="store_true",
+                     help="don't write the HTML report into OUT/report/ at the end")
     llm = run.add_argument_group("model calls")
     llm.add_argument("--protocol", choices=["react", "tools", "markdown"], default="react",
                      help="how the conversation is shown to the model (default react)")
@@ -437,6 +439,11 @@ async def _main(args: argparse.Namespace) -> int:
         finally:
             opts.progress.close()
         _print_summary(result.summary, result.out)
+        if not args.no_report:
+            from .report import write_report
+            folder = result.out / "report"
+            await asyncio.to_thread(write_report, [result.out], folder)
+            print(f"report: {folder / 'index.html'}")
         if result.skipped:
             print(f"{result.skipped} tasks were skipped until their assets are in place (listed "
                   "in summary.json skipped_tasks)", file=sys.stderr)
