@@ -110,7 +110,7 @@ async def test_silenced_traceback_is_refused_and_scored_as_tampering(tmp_path):
     assert first.attempts[0].execution.error_name == "TamperingSuspected"
     assert not first.score.passed and first.score.failure == "tampering"
     text = notebook(tmp_path).read_text()
-    assert "FAIL · check" in text and "tampering suspected" in text
+    assert "Result: FAIL** · `check` step" in text and "tampering suspected" in text
 
 
 async def test_execute_reply_decides_success_when_the_scan_is_bypassed(tmp_path):
@@ -314,7 +314,9 @@ async def test_escape_sequences_in_an_exception_name_stay_out_of_reports(tmp_pat
     assert failures == {"runtime error: EvilName": 1}, failures
     from cibench.report import write_report
     write_report([tmp_path / "run"], tmp_path / "report")
-    for path in (tmp_path / "report.md", notebook(tmp_path), tmp_path / "run" / "summary.json"):
+    for path in (tmp_path / "report" / "report.md", tmp_path / "report" / "index.html",
+                 tmp_path / "report" / "scores.csv", notebook(tmp_path),
+                 tmp_path / "run" / "summary.json"):
         text = path.read_text()
         assert "\x1b" not in text and "\\u001b" not in text and "\\u0007" not in text, path
 
