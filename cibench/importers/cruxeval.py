@@ -58,8 +58,8 @@ Python, to a variable named `answer` as a string, e.g. `answer = "f([1, 2], 3)"`
 OUTPUT_TEXT = "_crux_text = answer if isinstance(answer, str) else repr(answer)"
 INPUT_TEXT = ('assert isinstance(answer, str), "answer must be a string holding the call, '
               'e.g. \'f([1, 2], 3)\'"\n_crux_text = answer')
-OUTPUT_SKIP = "if {needle!r} in _crux_text:\n    raise CruxEvalSkipped(\"the generation contains " \
-              "{needle}: CRUXEval does not count it\")"
+OUTPUT_SKIP = "if {needle!r} in _crux_text:\n    raise CruxEvalSkipped(\"the generation contains \" + " \
+              "{needle!r} + \": CRUXEval does not count it\")"
 INPUT_SKIP = "if \"f(\" not in _crux_text:\n    raise CruxEvalSkipped(\"the generation has no " \
              "`f(`: CRUXEval does not count it\")"
 
