@@ -229,11 +229,13 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
             else:
                 record = await run_session(task, agent, truth, config, opts.settings)
             await judge_session(record, out)
-            expected = {s.index: s.execution for s in truth.steps}
-            write_session(path, record, expected)
-            log.info("%s %s%s: %s %s", model, task.id, label, record.status,
-                     json.dumps(record.scores))
-            return record
+        # written outside the semaphore, in a thread: the notebook's fsync then overlaps the
+        # next session's work (it is most of the time of a fast-path session)
+        expected = {s.index: s.execution for s in truth.steps}
+        await asyncio.to_thread(write_session, path, record, expected)
+        log.info("%s %s%s: %s %s", model, task.id, label, record.status,
+                 json.dumps(record.scores))
+        return record
     return list(await asyncio.gather(*(one(t) for t in tasks)))
 
 
