@@ -113,6 +113,13 @@ def _leftover(marker: str) -> list[str]:
     return found
 
 
+def test_cruxeval_imports_every_row_in_both_modes(shared_dir: Path, tmp_path: Path):
+    src = shared_dir / "datasets" / "cruxeval" / "cruxeval.jsonl"
+    for task in ("output", "input"):
+        report = import_suite("cruxeval", src, ImportOptions(out=tmp_path / task, task=task))
+        assert len(report.written) == 800 and not report.skipped, report.summary()
+
+
 def test_cruxeval_output_replay_scores_as_cruxeval(shared_dir: Path, tmp_path: Path):
     suite = _crux_suite(shared_dir, tmp_path, "output", list(CRUX_O))
     folder = tmp_path / "codellama-7b_temp0.2_output"
