@@ -81,8 +81,7 @@ def _child(items, start, write_fd, request):
     out = os.fdopen(write_fd, "w")
     i = start
     while i < len(items):
-        kind, code = items[i]["kind"], items[i]["code"]
-        res = _run_cell(code, ns, request.get("text_limit", 100_000))
+        res = _run_cell(items[i]["code"], ns, request.get("text_limit", 100_000))
         res["i"] = i
         out.write(json.dumps(res) + "\n")
         out.flush()

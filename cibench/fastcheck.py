@@ -135,7 +135,7 @@ class _Worker:
                 proc.stdin.close()
             try:
                 await asyncio.wait_for(proc.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 await proc.wait()
         if self.sandbox is not None:

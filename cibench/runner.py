@@ -27,9 +27,8 @@ from typing import Any
 from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
 from .errors import CibenchError, GroundTruthError, RunDirError
-from .fsutil import atomic_write_json, check_folder_arg
 from .fastcheck import ForkPool, build_truth_fast, eligible, run_fast_session, truth_eligible
-from .fsutil import atomic_write_json as _write_truth
+from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import (
     GroundTruth,
     ensure_truth,
@@ -132,7 +131,7 @@ async def _ensure_truth_fast(task: Task, oracle_dir: Path, pool: ForkPool,
     truth = await build_truth_fast(task, pool)
     path = truth_path(oracle_dir, task.id)
     try:
-        _write_truth(path, truth.model_dump(mode="json"))
+        atomic_write_json(path, truth.model_dump(mode="json"))
     except OSError as exc:
         raise RunDirError(f"cannot write ground truth: {exc.strerror or exc}", path=path,
                           hint="check --oracle-dir") from exc

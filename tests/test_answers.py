@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_task
 
 from cibench.answers import answers_model_name, load_answers
 from cibench.cli import main
@@ -20,8 +21,6 @@ from cibench.errors import CibenchError
 from cibench.importers import ImportOptions, import_suite
 from cibench.notebook import read_session
 from cibench.runner import RunOptions, run_benchmark, session_paths
-
-from conftest import write_task
 
 
 def _run(tmp_path: Path, paths: list[Path], models: list[str], out: str, **kw) -> dict:
@@ -73,8 +72,8 @@ CRUX_O = {  # sample_0..2 of cruxeval.jsonl; 5 generations each (R right, W wron
                  "hbtofdeiequ",  # NameError
                  "(lambda: [0 for _ in iter(int, 1)])()",  # endless Python loop: the 3 s alarm
                  # blocks SIGALRM, then loops: the alarm cannot stop it, the worker's kill does
-                 "(__import__('signal').pthread_sigmask(__import__('signal').SIG_BLOCK, "
-                 "{__import__('signal').SIGALRM}), [0 for _ in iter(int, 1)])"],
+                 ("(__import__('signal').pthread_sigmask(__import__('signal').SIG_BLOCK, "
+                  "{__import__('signal').SIGALRM}), [0 for _ in iter(int, 1)])")],
 }
 # CRUXEval's counting: sample_0 keeps all 5, c=2 -> pass@1 2/5, pass@5 1.
 # sample_1 keeps 3 (W, W, R), c=1, n=3 -> pass@1 1/3; pass@5: n-c=2 < 5 -> 1.
