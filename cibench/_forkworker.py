@@ -58,10 +58,18 @@ def _run_cell(code, ns, text_limit):
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     text, errtext = out.getvalue(), err.getvalue()
     truncated = len(text) > text_limit or len(errtext) > text_limit
-    return {"status": "error" if error else "ok", "stdout": text[:text_limit],
-            "stderr": errtext[:text_limit], "result": None if result is None
-            else result[:text_limit], "error": error, "truncated": truncated,
+    if error:
+        error = {k: _clean(v) if isinstance(v, str) else [_clean(x) for x in v]
+                 for k, v in error.items()}
+    return {"status": "error" if error else "ok", "stdout": _clean(text[:text_limit]),
+            "stderr": _clean(errtext[:text_limit]), "result": None if result is None
+            else _clean(result[:text_limit]), "error": error, "truncated": truncated,
             "seconds": round(time.monotonic() - started, 4)}
+
+
+def _clean(text):
+    """Text that can be written as UTF-8 (lone surrogates a generation printed become '?')."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _child(items, start, write_fd, request):
