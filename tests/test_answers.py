@@ -266,8 +266,12 @@ def test_cibench_answers_and_export_round_trip(tmp_path: Path):
     for run, model in (("mine", "mine"), ("oracle", "oracle")):
         exported = tmp_path / f"{run}.answers.jsonl"
         assert main(["export-answers", str(tmp_path / run), "--out", str(exported)]) == 0
-        replayed = _row(_run(tmp_path, [suite], [f"answers:{exported}@{run}-again"],
-                             f"{run}-again"), f"{run}-again")
+        # through the command line this time (default sandbox and limits)
+        assert main(["-q", "run", str(suite), "--model", f"answers:{exported}@{run}-again",
+                     "--out", str(tmp_path / f"{run}-again"), "--oracle-dir",
+                     str(tmp_path / "oracle")]) == 0
+        summary = json.loads((tmp_path / f"{run}-again" / "summary.json").read_text())
+        replayed = _row(summary, f"{run}-again")
         original = row if run == "mine" else oracle
         assert replayed["metrics"] == original["metrics"]
         assert replayed["failures"] == original["failures"]
