@@ -179,7 +179,9 @@ def _is_cruxeval(data: dict[str, Any]) -> bool:
 
 
 def _is_row(data: dict[str, Any]) -> bool:
-    return {"task", "step", "reply"} <= set(data) or "gen" in data
+    """A one-line jsonl file parses as one object: a row of the cibench or Qwen-Agent format."""
+    return {"task", "step", "reply"} <= set(data) or "gen" in data \
+        or {"question", "completion"} <= set(data)
 
 
 def _load_cibench(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> AnswerSet:
