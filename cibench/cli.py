@@ -194,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run models through task notebooks and score them")
     run.add_argument("paths", nargs="+", help="task notebooks or folders of them")
     run.add_argument("--model", action="append", dest="models", metavar="MODEL",
-                     help="oracle, local, or any litellm model name; repeat for several "
-                          "(default: local)")
+                     help="oracle, local, any litellm model name, or answers:FILE[@NAME] "
+                          "(replay answers made elsewhere: CRUXEval generations.json, Qwen-Agent "
+                          "results, cibench export-answers); repeat for several (default: local)")
     run.add_argument("--mode", choices=["e2e", "oracle"], default="e2e",
                      help="e2e: the model's own history and state carry on; oracle: every step "
                           "starts from the reference solutions of earlier steps")
@@ -289,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=Path("reports/out"),
                      help="report folder: index.html, figures/, sessions/, scores.csv, "
                           "leaderboard.csv, report.md, report.json (default reports/out)")
+
+    exp = sub.add_parser("export-answers",
+                         help="write a run's replies as a cibench answers file (replay it with "
+                              "--model answers:FILE)")
+    exp.add_argument("run_dir", type=Path)
+    exp.add_argument("--out", type=Path, help="answers file (default RUN_DIR/answers.jsonl)")
+    exp.add_argument("--model", help="the model to export when the run holds several")
 
     imp = sub.add_parser("import", help="turn another benchmark into a task suite "
                                         "(cibench, cruxeval, qwen-agent, pybench)")
@@ -482,6 +490,11 @@ async def _main(args: argparse.Namespace) -> int:
         for entry in report["leaderboard"]:
             print(" ".join(f"{k}={v}" for k, v in entry.items() if v is not None))
         print(args.out / "index.html")
+        return 0
+    if args.command == "export-answers":
+        from .export import export_answers
+        target, rows, sessions = export_answers(args.run_dir, args.out, args.model)
+        print(f"wrote {rows} answers of {sessions} sessions to {target}")
         return 0
     if args.command == "import":
         from .importers import ImportOptions, import_suite

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 REFERENCE_TIMEOUT = 120.0  # CIBench gives reference code 120 s
 
 
+
+
 def environment_fingerprint() -> dict[str, str]:
     """The kernel's Python version and the version of every module pinned for its profile, as
     installed in the kernel's own environment (kernel_env), and the seeding scheme."""

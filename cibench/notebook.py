@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
 from .collector import clean_name
 from .errors import RunDirError
@@ -186,6 +186,18 @@ def _wrap(text: str) -> str:
     return "\n".join(lines)
 
 
+def new_markdown_cell(source: str, metadata: dict[str, Any] | None = None) -> Any:
+    """nbformat's cell, without validating each cell on its own: `render_session` validates the
+    whole notebook once (per-cell jsonschema validation was most of the cost of writing one)."""
+    return nbformat.from_dict({"cell_type": "markdown", "metadata": metadata or {},
+                               "source": source})
+
+
+def new_code_cell(source: str, metadata: dict[str, Any] | None = None) -> Any:
+    return nbformat.from_dict({"cell_type": "code", "execution_count": None,
+                               "metadata": metadata or {}, "outputs": [], "source": source})
+
+
 def render_session(record: SessionRecord, expected: dict[int, Execution] | None = None) -> Any:
     """The annotated notebook of a session. `expected` maps step index to the ground-truth
     execution shown under the reference in end-to-end mode."""
@@ -207,6 +219,8 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
             metadata={"tags": ["cibench-turn"], "cibench": step_meta}))
         for attempt in step.attempts:
             reply = attempt.reply.model_dump(mode="json")
+            if not reply.get("no_answer"):
+                reply.pop("no_answer", None)  # only replayed answer files set it
             label = _attempt_label(step, attempt, record.run.attempts)
             prose = _prose(attempt.reply)
             if attempt.execution is None and not prose:
@@ -291,8 +305,8 @@ def _code_cell(source: str, execution: Execution | None, count: int | None, tags
 
 def write_session(path: str | Path, record: SessionRecord,
                   expected: dict[int, Execution] | None = None) -> None:
-    nb = render_session(record, expected)
-    atomic_write_text(path, nbformat.writes(nb))
+    nb = render_session(record, expected)  # validated there
+    atomic_write_text(path, nbformat.v4.writes_json(nb))
 
 
 def _execution(cell: Any) -> Execution:

@@ -106,6 +106,7 @@ class Reply(BaseModel):
     prose: str = ""
     code: str | None = None
     final: bool = False  # the agent ended the step without calling the interpreter
+    no_answer: bool = False  # a replayed answers file has nothing for this step (`answers:`)
     tool_call_id: str | None = None
     usage: Usage = Field(default_factory=Usage)
 

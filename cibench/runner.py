@@ -28,9 +28,17 @@ from . import __version__
 from .agents.base import Agent, AgentOptions, make_agent, model_slug
 from .collector import clean_name
 from .errors import CibenchError, GroundTruthError, RunDirError
+from .fastcheck import ForkPool, build_truth_fast, eligible, run_fast_session, truth_eligible
 from .fsutil import atomic_write_json, check_folder_arg
-from .groundtruth import (GroundTruth, ensure_truth, environment_fingerprint, load_truth,
-                          truth_path, truth_sha256)
+from .groundtruth import (
+    GroundTruth,
+    ensure_truth,
+    environment_fingerprint,
+    is_current,
+    load_truth,
+    truth_path,
+    truth_sha256,
+)
 from .notebook import read_session, write_session
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
@@ -38,11 +46,14 @@ from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
 from .sampling import pass_at_k_table, sample_path
 from .sandbox import check_available
 from .scoring.aggregate import pool
+from .scoring.scorer import NO_ANSWER
 from .scoring.vis_judge import judge_session
 from .session import SessionSettings, run_session, score_session
 from .task import Task, load_tasks
 
 log = logging.getLogger(__name__)
+
+REPLAY_PROTOCOL = "replay"  # agents/replay.py: answers read from a file
 
 # settings that must not change when a run folder is resumed
 RESUME_KEYS = ("mode", "attempts", "scoring", "timeout")
@@ -64,6 +75,7 @@ class RunOptions:
     scoring: str = "default"
     jobs: int = 2
     samples: int = 1  # --samples N: each task answered N times (see sampling.py)
+    fast_path: bool = True  # replayed check-only tasks run forked from a warm worker (fastcheck)
     vis_judge: dict[str, Any] | None = None  # --vis-judge: JudgeSettings.as_params()
     run_id: str | None = None
     agent: AgentOptions = field(default_factory=AgentOptions)
@@ -113,11 +125,31 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
     return run_id
 
 
+async def _ensure_truth_fast(task: Task, oracle_dir: Path, pool: ForkPool,
+                             rebuild: bool) -> GroundTruth:
+    """ensure_truth for a check-only single-step task, built on the fast path (fastcheck.py)."""
+    truth = None if rebuild else load_truth(oracle_dir, task.id)
+    if is_current(truth, task):
+        assert truth is not None
+        return truth
+    log.info("%s: building ground truth (fast path)", task.id)
+    truth = await build_truth_fast(task, pool)
+    path = truth_path(oracle_dir, task.id)
+    try:
+        atomic_write_json(path, truth.model_dump(mode="json"))
+    except OSError as exc:
+        raise RunDirError(f"cannot write ground truth: {exc.strerror or exc}", path=path,
+                          hint="check --oracle-dir") from exc
+    return truth
+
+
 async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
-                        rebuild: bool = False, progress: Progress | None = None
+                        rebuild: bool = False, progress: Progress | None = None,
+                        pool: ForkPool | None = None
                         ) -> tuple[dict[str, GroundTruth], dict[str, str]]:
     """Ground truth per task id, and the one-line error of each task whose references fail
-    (one broken task in a suite of hundreds must not stop the others)."""
+    (one broken task in a suite of hundreds must not stop the others). With `pool` (a run with
+    replayed answers), check-only single-step tasks get theirs on the fast path."""
     sem = asyncio.Semaphore(max(1, jobs))
     progress = progress or NullProgress()
     progress.add_total(len(tasks), "ground truth")
@@ -127,7 +159,10 @@ async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
     async def one(task: Task) -> None:
         async with sem:
             try:
-                truths[task.id] = await ensure_truth(task, oracle_dir, rebuild=rebuild)
+                if pool is not None and truth_eligible(task):
+                    truths[task.id] = await _ensure_truth_fast(task, oracle_dir, pool, rebuild)
+                else:
+                    truths[task.id] = await ensure_truth(task, oracle_dir, rebuild=rebuild)
             except GroundTruthError as exc:
                 invalid[task.id] = str(exc)
                 log.error("%s", exc)
@@ -169,8 +204,11 @@ def _finished(path: Path, config: RunConfig, task: Task) -> SessionRecord | None
 
 async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[str, GroundTruth],
                      opts: RunOptions, out: Path, run_id: str,
-                     sample: int | None = None) -> list[SessionRecord]:
-    """Every task with one entered agent; `sample` (with --samples) names the sample."""
+                     sample: int | None = None, pool: ForkPool | None = None
+                     ) -> list[SessionRecord]:
+    """Every task with one entered agent; `sample` (with --samples) names the sample; `model`
+    is the model's name in the run (folder, records). With `pool`, replayed check-only tasks
+    take the fast path (fastcheck.py)."""
     sem = asyncio.Semaphore(max(1, opts.jobs))
     params = {"temperature": opts.agent.temperature, "max_tokens": opts.agent.max_tokens,
               "seed": opts.agent.seed, "feedback_chars": opts.agent.feedback_chars,
@@ -196,14 +234,19 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
         async with sem:
             log.info("%s %s%s: running (%s)", model, task.id, label, opts.mode)
             truth = truths[task.id]
-            record = await run_session(task, agent, truth, config, opts.settings)
+            if pool is not None and eligible(task, agent, opts.mode):
+                record = await run_fast_session(task, agent, truth, config, pool)
+            else:
+                record = await run_session(task, agent, truth, config, opts.settings)
             await judge_session(record, out)
-            expected = {s.index: s.execution for s in truth.steps}
-            write_session(path, record, expected)
-            log.info("%s %s%s: %s %s", model, task.id, label, record.status,
-                     json.dumps(record.scores))
-            opts.progress.session_done(record)
-            return record
+        # written outside the semaphore, in a thread: the notebook's fsync then overlaps the
+        # next session's work (it is most of the time of a fast-path session)
+        expected = {s.index: s.execution for s in truth.steps}
+        await asyncio.to_thread(write_session, path, record, expected)
+        log.info("%s %s%s: %s %s", model, task.id, label, record.status,
+                 json.dumps(record.scores))
+        opts.progress.session_done(record)
+        return record
     return list(await asyncio.gather(*(one(t) for t in tasks)))
 
 
@@ -232,10 +275,16 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
                       "kernel_seconds": round(sum(r.kernel_seconds for r in recs), 3)},
             "failures": dict(sorted(failures.items())),
         })
+        if any(r.run.protocol == REPLAY_PROTOCOL for r in recs):
+            # replayed answers: how many sessions (task x sample) the file had nothing for
+            results[-1]["no_answer"] = sum(
+                1 for r in done if any(s.score and s.score.failure == NO_ANSWER for s in r.steps))
         sampled = pass_at_k_table(recs)
         if sampled:
             results[-1].update(sessions=len(done), tasks=sampled["tasks"],
                                samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
+            if sampled.get("skipped"):  # generations CRUXEval leaves out before counting
+                results[-1]["cruxeval_skipped"] = sampled["skipped"]
     return {"schema_version": SCHEMA_VERSION, "results": results}
 
 
@@ -244,15 +293,43 @@ def session_paths(out: Path) -> list[Path]:
     return [p for p in sorted(Path(out).rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
 
 
-def collect_sessions(out: Path) -> list[SessionRecord]:
-    """Every readable session of a run folder; other notebooks are skipped with a warning."""
+def collect_sessions(out: Path, known: dict[Path, SessionRecord] | None = None
+                     ) -> list[SessionRecord]:
+    """Every readable session of a run folder; other notebooks are skipped with a warning.
+    `known`: records this process just wrote, by notebook path, used instead of reading their
+    notebooks back (with thousands of replayed samples that is the slow part of a run)."""
     records = []
+    known = known or {}
     for path in session_paths(out):
+        if path in known:
+            records.append(known[path])
+            continue
         try:
             records.append(read_session(path))
         except RunDirError as exc:
             log.warning("skipped: %s", exc)
     return records
+
+
+def record_path(out: Path, record: SessionRecord) -> Path:
+    sample = record.run.params.get("sample")
+    return (session_path(out, record.run.model, record.task.id) if sample is None
+            else sample_path(out, record.run.model, record.task.id, int(sample)))
+
+
+def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:
+    """The name each model has in the run: replay agents name theirs (answers:FILE@NAME),
+    others are called as given. Two that would share a folder are refused."""
+    names = [a.name if getattr(a, "replays", False) else m for m, a in zip(specs, agents)]
+    seen: dict[str, str] = {}
+    for spec, name in zip(specs, names):
+        slug = model_slug(name)
+        if slug in seen:
+            raise RunDirError(f"--model {seen[slug]} and --model {spec} would both be written to "
+                              f"the folder {slug}/ of the run",
+                              hint="name one with answers:FILE@NAME")
+        seen[slug] = spec
+    return names
 
 
 @contextlib.contextmanager
@@ -301,19 +378,28 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                         cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
                     agents.append(await stack.enter_async_context(
                         make_agent(model, agent_options)))
+                names = _model_names(opts.models, agents)
+                pool = None
+                if opts.fast_path and any(getattr(a, "replays", False) for a in agents):
+                    pool = await stack.enter_async_context(ForkPool(opts.jobs, opts.settings))
                 run_id = _check_manifest(out, opts, run_id)
-                truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs)
+                truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs,
+                                                      pool=pool)
                 truth_hashes = {t: truth_sha256(opts.oracle_dir, t) for t in truths}
                 tasks = [t for t in tasks if t.id in truths]
                 started = True
-                for model, agent in zip(opts.models, agents):
+                made: dict[Path, SessionRecord] = {}
+                for model, name, agent in zip(opts.models, names, agents):
                     if opts.samples > 1:  # one agent (and response cache) per sample
                         from .sampling import run_model_samples
-                        await run_model_samples(model, tasks, truths, opts, out, run_id)
-                        continue
-                    await _run_model(agent, model, tasks, truths, opts, out, run_id)
+                        got = await run_model_samples(model, tasks, truths, opts, out, run_id,
+                                                      name=name, pool=pool)
+                    else:
+                        got = await _run_model(agent, name, tasks, truths, opts, out, run_id,
+                                               pool=pool)
+                    made.update((record_path(out, r), r) for r in got)
             _record_truth_hashes(out, truth_hashes)
-            records = collect_sessions(out)
+            records = collect_sessions(out, known=made)
             summary = summarize(records)
             if invalid:
                 summary["invalid_tasks"] = [{"task": k, "error": v} for k, v in invalid.items()]

@@ -12,7 +12,9 @@ task that is the step's verdict, as in CRUXEval; a multi-step task counts as sol
 whole notebook was. pass@k per task uses the unbiased estimator (`scoring.passk.pass_at_k`) over
 that task's completed samples (infrastructure errors are left out, not counted as failures);
 the reported pass@k is the mean over tasks, in percent, for k in {1, 5, N} with k <= the
-smallest number of completed samples of any task.
+smallest number of completed samples of any task. Samples whose CRUXEval check says the
+generation is one CRUXEval does not count are handled as CRUXEval does (`task_results`).
+With `--model answers:FILE`, sample i is answered by the file's i-th answer (agents/replay.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .agents.base import make_agent, model_slug
+from .importers.cruxeval import SKIPPED_ERROR
 from .records import SessionRecord
 from .scoring.passk import pass_at_k
 
@@ -51,10 +54,29 @@ def task_passed(record: SessionRecord) -> bool:
                                       for s in record.steps)
 
 
+def skipped_by_cruxeval(record: SessionRecord) -> bool:
+    """The sample's generation is one CRUXEval leaves out before counting: its check raised
+    `CruxEvalSkipped` (importers/cruxeval.py)."""
+    return any(s.check is not None and s.check.error_name == SKIPPED_ERROR for s in record.steps)
+
+
+def task_results(samples: list[tuple[bool, bool]]) -> list[bool]:
+    """One task's pass/fail list from its samples' (passed, skipped) as CRUXEval counts them
+    (evaluation/utils_general.py: evaluate_score): skipped generations are left out; when no
+    kept one passes, the result is n False values (n = every sample, skipped included).
+    Without skipped samples this is just the samples' verdicts."""
+    if not any(skipped for _, skipped in samples):
+        return [passed for passed, _ in samples]
+    kept = [passed for passed, skipped in samples if not skipped]
+    return kept if True in kept else [False] * len(samples)
+
+
 def pass_at_k_table(records: list[SessionRecord]) -> dict[str, Any] | None:
     """{"samples": N, "pass@1": .., "pass@5": .., "pass@N": ..} in percent, or None without
-    sampled sessions. Keys beyond the smallest completed sample count are left out."""
-    per_task: dict[str, list[bool]] = {}
+    sampled sessions. Keys beyond the smallest completed sample count are left out. Per task,
+    samples are counted by `task_results` and pass@k is CRUXEval's estimator (which is 1.0 when
+    fewer than k samples are left after skipping and one of them passes)."""
+    per_task: dict[str, list[tuple[bool, bool]]] = {}
     sampled = False
     for record in records:
         if sample_of(record) is None:
@@ -62,38 +84,51 @@ def pass_at_k_table(records: list[SessionRecord]) -> dict[str, Any] | None:
         sampled = True
         if record.status != "complete":
             continue
-        per_task.setdefault(record.task.id, []).append(task_passed(record))
+        per_task.setdefault(record.task.id, []).append(
+            (task_passed(record), skipped_by_cruxeval(record)))
     if not sampled or not per_task:
         return None
     n_min = min(len(v) for v in per_task.values())
     n_max = max(len(v) for v in per_task.values())
     ks = sorted({k for k in (*K_VALUES, n_max) if k <= n_min})
     table: dict[str, Any] = {}
+    results = [task_results(v) for v in per_task.values()]
     for k in ks:
-        values = [pass_at_k(len(v), sum(v), k) for v in per_task.values()]
+        values = [pass_at_k(len(r), sum(r), k, strict=False) for r in results]
         table[f"pass@{k}"] = round(100.0 * sum(values) / len(values), 2)
-    return {"samples": n_max, "tasks": len(per_task), "pass_at_k": table}
+    out: dict[str, Any] = {"samples": n_max, "tasks": len(per_task), "pass_at_k": table}
+    skipped = sum(1 for v in per_task.values() for _, sk in v if sk)
+    if skipped:
+        out["skipped"] = skipped
+    return out
 
 
 async def run_model_samples(model: str, tasks: list[Task], truths: dict[str, GroundTruth],
-                            opts: RunOptions, out: Path, run_id: str) -> list[SessionRecord]:
+                            opts: RunOptions, out: Path, run_id: str, *, name: str | None = None,
+                            pool: Any = None) -> list[SessionRecord]:
     """Run every task `opts.samples` times with `model`; resumable per sample.
 
     Each sample gets an agent and response cache of its own (the cache would otherwise replay
-    sample 1's answers); with `--seed S`, sample i uses seed S+i-1."""
+    sample 1's answers) and knows its index (`AgentOptions.sample`: replayed answers give
+    sample i generation i); with `--seed S`, sample i uses seed S+i-1. `name` is the model's
+    name in the run (default `model`); `pool` is the fast path's (fastcheck.py)."""
     from .runner import _run_model  # lazy: runner imports this module
 
     n = opts.samples
-    if opts.agent.temperature == 0 and model not in ("oracle",):
+    name = name or model
+    replays = model.startswith("answers:")
+    if opts.agent.temperature == 0 and model not in ("oracle",) and not replays:
         log.warning("--samples %d with --temperature 0: a deterministic model gives N identical "
                     "samples; pass@k is then just pass@1", n)
     records: list[SessionRecord] = []
     for i in range(1, n + 1):
         seed = opts.agent.seed + i - 1 if opts.agent.seed is not None else None
-        cache_dir = str(out / model_slug(model) / f"sample-{i}") if opts.agent.cache else None
+        cache_dir = str(out / model_slug(name) / f"sample-{i}") if opts.agent.cache \
+            and not replays else None
         sample_opts = dataclasses.replace(
-            opts, agent=dataclasses.replace(opts.agent, seed=seed, cache_dir=cache_dir))
+            opts, agent=dataclasses.replace(opts.agent, seed=seed, cache_dir=cache_dir,
+                                            sample=i))
         async with make_agent(model, sample_opts.agent) as agent:
-            records += await _run_model(agent, model, tasks, truths, sample_opts, out, run_id,
-                                        sample=i)
+            records += await _run_model(agent, name, tasks, truths, sample_opts, out, run_id,
+                                        sample=i, pool=pool)
     return records

@@ -1,4 +1,5 @@
-"""Agents: the oracle replay, any litellm model, and the embedded local model.
+"""Agents: the oracle replay, any litellm model, the embedded local model, and replayed answer
+files (`answers:FILE`).
 
 Importing this package registers them all; none of them imports litellm until a model is called.
 """
@@ -8,6 +9,8 @@ from .base import Agent, AgentOptions, known_agents, make_agent, model_slug, reg
 from .llm import LiteLLMAgent
 from .local import LocalAgent
 from .oracle import OracleAgent
+from .replay import ReplayAgent
 
-__all__ = ["Agent", "AgentOptions", "LiteLLMAgent", "LocalAgent", "OracleAgent", "known_agents",
+__all__ = ["Agent", "AgentOptions", "LiteLLMAgent", "LocalAgent", "OracleAgent", "ReplayAgent",
+           "known_agents",
            "make_agent", "model_slug", "register_agent"]

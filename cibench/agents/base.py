@@ -35,6 +35,7 @@ class AgentOptions:
     feedback_chars: int = 1024
     module_hint: bool = True
     price: tuple[float, float] | None = None  # USD per million tokens in, out
+    sample: int | None = None  # set by sampling.py: which sample (1..N) this agent answers
 
 
 @runtime_checkable
@@ -54,11 +55,20 @@ class Agent(Protocol):
 AgentFactory = Callable[[str, AgentOptions], Agent]
 _REGISTRY: dict[str, AgentFactory] = {}
 _FALLBACK: list[AgentFactory] = []
+_PREFIXES: dict[str, AgentFactory] = {}
 
 
 def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
     def deco(factory: AgentFactory) -> AgentFactory:
         _REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def register_prefix(prefix: str) -> Callable[[AgentFactory], AgentFactory]:
+    """A factory for every model name that starts with `prefix` (e.g. `answers:`)."""
+    def deco(factory: AgentFactory) -> AgentFactory:
+        _PREFIXES[prefix] = factory
         return factory
     return deco
 
@@ -70,13 +80,16 @@ def register_fallback(factory: AgentFactory) -> AgentFactory:
 
 
 def known_agents() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(_REGISTRY) + sorted(f"{p}..." for p in _PREFIXES)
 
 
 def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
     options = options or AgentOptions()
     if model in _REGISTRY:
         return _REGISTRY[model](model, options)
+    for prefix, factory in _PREFIXES.items():
+        if model.startswith(prefix):
+            return factory(model, options)
     if _FALLBACK:
         return _FALLBACK[0](model, options)
     raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(known_agents())}")

@@ -1,11 +1,14 @@
 """`cibench import cruxeval cruxeval.jsonl`: CRUXEval problems -> single-step `check` tasks.
 
-Output prediction (default, CRUXEval-O): the instruction shows `f` and the input and asks for the
-value of `f(input)` in a variable `answer`; the hidden check is `assert answer == <output>`
-(CRUXEval's own test, `assert <output> == <prediction>`, in variable form).
-Input prediction (`--task input`, CRUXEval-I): the instruction shows `f` and the output and asks
-for the call's arguments as a string in `answer`; the hidden check runs `f(<answer>)` in a private
-namespace and compares with the output (CRUXEval's `assert f(<prediction>) == <output>`).
+The model's answer is CRUXEval's *generation*, as text, in a variable `answer`:
+- output prediction (default, CRUXEval-O): a Python expression of the value `f(<input>)` returns,
+  e.g. `answer = "[1, 'a']"` (a value that is not a string is taken as its `repr()`);
+- input prediction (`--task input`, CRUXEval-I): a whole call of `f`, e.g. `answer = "f([1, 2], 3)"`.
+The hidden check is CRUXEval's own test (evaluation/utils_general.py: evaluate_score), in both
+modes: the program `<code>\nassert <output> == <generation>` executed in a fresh namespace with
+output swallowed and a 3 s limit (utils_execute.py: check_correctness, time_limit, swallow_io).
+A generation CRUXEval leaves out before counting (input mode: no `f(`; output mode: it contains
+`f(<input>)`) makes the check raise `CruxEvalSkipped`; sampling.py counts those as CRUXEval does.
 """
 
 from __future__ import annotations
@@ -30,14 +33,18 @@ from .common import (
 
 log = logging.getLogger(__name__)
 
+TIME_LIMIT = 3  # seconds: CRUXEval's check_correctness(check_program, timeout=3)
+SKIPPED_ERROR = "CruxEvalSkipped"  # the check's exception for a generation CRUXEval does not count
+
 OUTPUT_PROMPT = """Here is a Python function:
 
 ```python
 {code}
 ```
 
-What does `f({input})` return? Reason about the code and predict the value, then assign it to a \
-variable named `answer` as a Python literal, e.g. `answer = [1, 2]`."""
+What does `f({input})` return? Reason about the code and predict the value. Assign your \
+prediction, written as a Python expression, to a variable named `answer` as a string, e.g. \
+`answer = "[1, 'a']"` or `answer = "'hello'"`."""
 
 INPUT_PROMPT = """Here is a Python function:
 
@@ -45,18 +52,50 @@ INPUT_PROMPT = """Here is a Python function:
 {code}
 ```
 
-Find arguments for which `f(...)` returns `{output}`. Assign the arguments, exactly as you would \
-write them between the parentheses of the call, to a variable named `answer` as a string, e.g. \
-`answer = "[1, 2], 3"`."""
+Find a call of `f` that returns `{output}`. Assign the whole call, as you would write it in \
+Python, to a variable named `answer` as a string, e.g. `answer = "f([1, 2], 3)"`."""
 
-OUTPUT_CHECK = "assert answer == {output}, 'answer is not what f returns for the given input'"
-INPUT_CHECK = """_crux_ns = {{}}
-exec(compile({code!r}, "<cruxeval>", "exec"), _crux_ns)
+OUTPUT_TEXT = "_crux_text = answer if isinstance(answer, str) else repr(answer)"
+INPUT_TEXT = ('assert isinstance(answer, str), "answer must be a string holding the call, '
+              'e.g. \'f([1, 2], 3)\'"\n_crux_text = answer')
+OUTPUT_SKIP = "if {needle!r} in _crux_text:\n    raise CruxEvalSkipped(\"the generation contains \" + " \
+              "{needle!r} + \": CRUXEval does not count it\")"
+INPUT_SKIP = "if \"f(\" not in _crux_text:\n    raise CruxEvalSkipped(\"the generation has no " \
+             "`f(`: CRUXEval does not count it\")"
+
+CHECK = """# CRUXEval's own test (evaluation/utils_general.py: evaluate_score; utils_execute.py):
+# `<code>\\nassert <output> == <generation>` in a fresh namespace, output swallowed, {limit} s at most.
+import contextlib as _crux_cl, io as _crux_io, signal as _crux_sig
+class CruxEvalSkipped(Exception):
+    \"\"\"CRUXEval leaves this generation out before counting (docs/importers.md).\"\"\"
+{text}
+{skip}
+def _crux_timeout(signum, frame):
+    raise TimeoutError("over CRUXEval's {limit} s limit")
+_crux_old = _crux_sig.signal(_crux_sig.SIGALRM, _crux_timeout)
+_crux_sig.setitimer(_crux_sig.ITIMER_REAL, {limit})
 try:
-    assert isinstance(answer, str), "answer must be a string holding the call's arguments"
-    assert eval("f(" + answer + ")", _crux_ns) == {output}, "f(answer) is not the given output"
+    with _crux_cl.redirect_stdout(_crux_io.StringIO()), \\
+            _crux_cl.redirect_stderr(_crux_io.StringIO()):
+        exec(compile({code!r} + "\\nassert " + {output!r} + " == " + _crux_text, "<cruxeval>",
+                     "exec"), {{}})
 finally:
-    del _crux_ns"""
+    _crux_sig.setitimer(_crux_sig.ITIMER_REAL, 0)
+    _crux_sig.signal(_crux_sig.SIGALRM, _crux_old)"""
+
+
+def check_code(code: str, input_: str, output: str, task: str) -> str:
+    """The hidden check of a CRUXEval task (`task` is "output" or "input")."""
+    if task == "output":
+        text, skip = OUTPUT_TEXT, OUTPUT_SKIP.format(needle=f"f({input_})")
+    else:
+        text, skip = INPUT_TEXT, INPUT_SKIP
+    return CHECK.format(text=text, skip=skip, code=code, output=output, limit=TIME_LIMIT)
+
+
+def generation_code(generation: str) -> str:
+    """The cell that answers a CRUXEval task with one generation (replayed answers)."""
+    return f"answer = {generation!r}"
 
 
 def read_rows(src: Path) -> list[dict[str, Any]]:
@@ -98,12 +137,11 @@ class CruxEvalImporter:
                 break
             if mode == "O":
                 instruction = OUTPUT_PROMPT.format(code=row["code"], input=row["input"])
-                reference = f"answer = {row['output']}"
-                check = OUTPUT_CHECK.format(output=row["output"])
+                reference = generation_code(row["output"])
             else:
                 instruction = INPUT_PROMPT.format(code=row["code"], output=row["output"])
-                reference = f"answer = {row['input']!r}"
-                check = INPUT_CHECK.format(code=row["code"], output=row["output"])
+                reference = generation_code(f"f({row['input']})")
+            check = check_code(row["code"], row["input"], row["output"], opts.task)
             try:
                 compile(reference, "<reference>", "exec")
                 compile(check, "<check>", "exec")
@@ -112,7 +150,7 @@ class CruxEvalImporter:
                 continue
             name = slug(f"{row['id']}-{opts.task}")
             step = StepSpec(type="check", instruction=instruction, reference=[reference],
-                            checks=[check], module="")
+                            checks=[check], module="", options={"time_limit": TIME_LIMIT})
             info = {"title": f"CRUXEval-{mode} {row['id']}", "module": f"cruxeval-{opts.task}",
                     "difficulty": "", "language": opts.language,
                     "source": {"benchmark": "cruxeval", "file": src.name, "id": row["id"],

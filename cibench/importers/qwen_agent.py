@@ -19,6 +19,7 @@ reference figure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -101,6 +102,12 @@ def split_query(query: str) -> tuple[str, str | None]:
     if m:
         code = m.group(1).strip("\n")
     return question, code
+
+
+def query_key(query: str) -> str:
+    """How a results row finds its task again (`--model answers:FILE`): a hash of the exact
+    `query` (GSM8K: `question`) text, the field Qwen-Agent itself keys its results by."""
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
 
 
 def _files(row: dict[str, Any]) -> list[str]:
@@ -201,7 +208,8 @@ class QwenAgentImporter:
                     ("easy" if first_code else "hard") if kind == "visualization" else "",
                 "language": lang,
                 "source": {"benchmark": "qwen-agent", "file": src.name, "line": n,
-                           "tags": _tags(row), "input_file_path": files}}
+                           "tags": _tags(row), "input_file_path": files,
+                           "query_sha256": query_key(query)}}
             if kind == "visualization":
                 info["judge_only"] = True
             if issues:

@@ -23,6 +23,7 @@ from .visual import ssim_cibench, ssim_default
 
 log = logging.getLogger(__name__)
 
+NO_ANSWER = "no answer"  # replayed answers (--model answers:FILE) had nothing for the step
 TEXT_PASS = 0.5  # a text step is shown as PASS at ROUGE F1 >= 0.5 (display only)
 VIS_PASS = 0.9  # a vis step is shown as PASS at SSIM (or plotted-data similarity) >= 0.9
 
@@ -167,6 +168,8 @@ def _passed(kind: str, s: StepScore, data_decides: bool = False) -> bool:
 
 def _failure(record: StepRecord, s: StepScore, ran: bool, kind: str) -> str:
     if s.tool == 0:
+        if any(a.reply.no_answer for a in record.attempts):
+            return NO_ANSWER
         return "no code"
     final = record.final_execution()
     if not ran and final is not None:
