@@ -26,6 +26,11 @@ COLUMNS = ("validated", "needs assets", "needs network", "missing module", "refe
            "non-deterministic")
 _EXCEPTION = re.compile(r"fails: ([A-Za-z_][\w.]*)(?::|$)")
 _MISSING_MODULE = re.compile(r"No module named '?([\w.]+)")
+#: what a failed download looks like (nltk's LookupError is a resource it would have downloaded)
+_NETWORK_ERROR = re.compile(r"LookupError|URLError|HTTPError|ConnectionError|socket|"
+                            r"Name or service not known|Temporary failure in name resolution")
+#: memory addresses in reprs (`<Figure at 0x7f...>`) differ between runs and mean nothing
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
 @dataclass
@@ -40,9 +45,12 @@ class ValidationTable:
     verdicts: list[TaskVerdict] = field(default_factory=list)
 
     def group(self, task: Task) -> tuple[str, str]:
-        source = task.metadata.get("source") or {}
-        split = str(source.get("split") or task.id.split("/")[0])
-        return split, task.module or "(none)"
+        """(split, module): the folders of an imported `<split>/<module>/<name>` id (the
+        front matter's module names vary in case: SciPy, scipy), else suite and module."""
+        parts = task.id.split("/")
+        if len(parts) >= 3:
+            return parts[0], "/".join(parts[1:-1])
+        return parts[0], (task.module or "(none)").lower()
 
     def rows(self) -> list[tuple[tuple[str, str], list[TaskVerdict]]]:
         groups: dict[tuple[str, str], list[TaskVerdict]] = {}
@@ -84,7 +92,7 @@ def classify_failure(task: Task, error: str) -> TaskVerdict:
     missing = _MISSING_MODULE.search(error)
     if missing or "ModuleNotFoundError" in error:
         return TaskVerdict(task, "missing module", missing.group(1) if missing else error)
-    if task.metadata.get("needs_network"):
+    if task.metadata.get("needs_network") and _NETWORK_ERROR.search(error):
         return TaskVerdict(task, "needs network", error)
     name = _EXCEPTION.search(error)
     return TaskVerdict(task, "reference error", name.group(1) if name else error[:120])
@@ -93,7 +101,8 @@ def classify_failure(task: Task, error: str) -> TaskVerdict:
 def _fingerprint(truth: GroundTruth) -> list[tuple[str, int]]:
     """What must not change between two runs of the references: each step's answer text and
     how many figures it drew."""
-    return [(s.execution.result_text(), len(s.execution.images())) for s in truth.steps]
+    return [(_ADDRESS.sub("0x…", s.execution.result_text()), len(s.execution.images()))
+            for s in truth.steps]
 
 
 async def second_run_differs(task: Task, truth: GroundTruth) -> str | None:

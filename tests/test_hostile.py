@@ -24,7 +24,7 @@ from cibench.kernel import DROPPED_MIME, KernelSession, startup_code
 from cibench.notebook import read_session
 from cibench.records import Reply, Turn
 from cibench.runner import RunOptions, run_benchmark
-from cibench.sandbox import UID_BASE, SandboxOptions
+from cibench.sandbox import SandboxOptions
 from cibench.session import SessionSettings
 from cibench.tamper import scan
 from cibench.task import Step, Task, load_tasks

@@ -30,7 +30,7 @@ from cibench.errors import AgentError, UnknownNameError
 from cibench.notebook import read_session
 from cibench.records import Execution, Turn
 from cibench.runner import RunOptions, run_benchmark
-from cibench.task import Step, Task, load_task
+from cibench.task import Step, Task
 
 MODEL = "openai/scripted"
 REPO = Path(__file__).resolve().parent.parent

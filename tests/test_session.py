@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from cibench.agents.base import register_agent
 from cibench.groundtruth import ensure_truth
 from cibench.records import Reply, RunConfig, Turn
 from cibench.runner import RunOptions, run_benchmark
