@@ -1,28 +1,46 @@
-"""cibench: evaluate LLM agents that use a Jupyter code interpreter, notebook by notebook."""
+"""cibench: evaluate LLM agents that use a Jupyter code interpreter, notebook by notebook.
 
-__version__ = "0.1.0"
+The public API is re-exported here and imported lazily: `import cibench` costs nothing, and
+`cibench.run_benchmark` imports the runner on first use.
+"""
 
-from .agents import Agent, AgentOptions, OracleAgent, make_agent  # noqa: E402
-from .errors import CibenchError, GroundTruthError, KernelError, TaskFormatError  # noqa: E402
-from .groundtruth import GroundTruth, build_truth, ensure_truth  # noqa: E402
-from .kernel import KernelLimits, KernelSession  # noqa: E402
-from .notebook import read_session, render_session, write_session  # noqa: E402
-from .records import Execution, Reply, SessionRecord, StepRecord, Turn  # noqa: E402
-from .runner import RunOptions, RunResult, rescore, run_benchmark  # noqa: E402
-from .session import SessionSettings, run_session  # noqa: E402
-from .task import Step, Task, load_task, load_tasks  # noqa: E402
-from .report import build_report, write_report  # noqa: E402
-from .sandbox import SandboxOptions  # noqa: E402
-from .scoring.passk import pass_at_k  # noqa: E402
-from .scoring.scorer import score_step  # noqa: E402
-from .importers import import_suite  # noqa: E402
+from __future__ import annotations
 
-__all__ = [
-    "Agent", "AgentOptions", "CibenchError", "Execution", "GroundTruth", "GroundTruthError",
-    "KernelError", "KernelLimits", "KernelSession", "OracleAgent", "Reply", "RunOptions",
-    "RunResult", "SessionRecord", "SessionSettings", "Step", "StepRecord", "Task",
-    "TaskFormatError", "Turn", "__version__", "build_truth", "ensure_truth", "load_task",
-    "load_tasks", "make_agent", "read_session", "render_session", "rescore", "run_benchmark",
-    "run_session", "write_session", "build_report", "write_report", "SandboxOptions",
-    "pass_at_k", "score_step", "import_suite",
-]
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Agent": "agents", "AgentOptions": "agents", "OracleAgent": "agents", "make_agent": "agents",
+    "CibenchError": "errors", "GroundTruthError": "errors", "KernelError": "errors",
+    "TaskFormatError": "errors",
+    "GroundTruth": "groundtruth", "build_truth": "groundtruth", "ensure_truth": "groundtruth",
+    "KernelLimits": "kernel", "KernelSession": "kernel",
+    "read_session": "notebook", "render_session": "notebook", "write_session": "notebook",
+    "Execution": "records", "Reply": "records", "SessionRecord": "records",
+    "StepRecord": "records", "Turn": "records",
+    "RunOptions": "runner", "RunResult": "runner", "rescore": "runner", "run_benchmark": "runner",
+    "SessionSettings": "session", "run_session": "session",
+    "Step": "task", "Task": "task", "load_task": "task", "load_tasks": "task",
+    "build_report": "report", "write_report": "report",
+    "SandboxOptions": "sandbox",
+    "pass_at_k": "scoring.passk", "score_step": "scoring.scorer",
+    "import_suite": "importers",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cibench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

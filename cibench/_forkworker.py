@@ -185,7 +185,7 @@ def _cleanup(root):
     for name in os.listdir(root):
         if name.startswith("check-"):
             path = os.path.join(root, name)
-            for top, dirs, files in os.walk(path):
+            for top, dirs, _files in os.walk(path):
                 for d in dirs:
                     try:
                         os.chmod(os.path.join(top, d), 0o700)

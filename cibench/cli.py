@@ -11,10 +11,11 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .agents.base import AgentOptions
 from .errors import CibenchError
 from .kernel import INTERRUPT_GRACE, SMALLEST_MEMORY_MB, KernelLimits, OutputCaps
@@ -128,7 +129,7 @@ def _vis_judge_args(parser: argparse.ArgumentParser) -> None:
 def _vis_judge(args: argparse.Namespace) -> dict[str, Any] | None:
     if not getattr(args, "vis_judge", None):
         return None
-    from .scoring.vis_judge import JudgeSettings
+    from .vis_judge import JudgeSettings
     return JudgeSettings(model=args.vis_judge, variant=args.vis_judge_variant,
                          api_base=args.vis_judge_api_base,
                          api_key_env=args.vis_judge_key_env).as_params()
@@ -498,10 +499,10 @@ async def _main(args: argparse.Namespace) -> int:
         return 0
     if args.command == "import":
         from .importers import ImportOptions, import_suite
-        result = import_suite(args.kind, args.src, ImportOptions(
+        imported = import_suite(args.kind, args.src, ImportOptions(
             out=args.out, language=args.language, include_incomplete=args.include_incomplete,
             limit=args.limit, ids=args.ids, task=args.task))
-        print(result.summary())
+        print(imported.summary())
         return 0
     raise AssertionError(args.command)
 

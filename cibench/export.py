@@ -40,7 +40,7 @@ def answer_rows(record: SessionRecord) -> list[dict]:
 def export_answers(run_dir: Path, out: Path | None = None, model: str | None = None
                    ) -> tuple[Path, int, int]:
     """Write the answers of one model of a run; returns (file, rows, sessions)."""
-    from .runner import session_paths
+    from .rundir import session_paths
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

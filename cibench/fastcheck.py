@@ -154,7 +154,7 @@ class ForkPool:
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: list[_Worker] = []
 
-    async def __aenter__(self) -> "ForkPool":
+    async def __aenter__(self) -> ForkPool:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -224,7 +224,7 @@ async def run_fast_session(task: Task, agent: Any, truth: GroundTruth, config: R
         log.error("%s: %s", task.id, exc)
         results = []
     by_index = {r["i"]: r for r in results}
-    step_rec = StepRecord(index=step.index, type=step.type, instruction=step.instruction,  # type: ignore[arg-type]
+    step_rec = StepRecord(index=step.index, type=step.type, instruction=step.instruction,
                           reference=step.reference, options=step.options)
     code_i = 0
     for k, reply in enumerate(replies, 1):

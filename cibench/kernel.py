@@ -31,7 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .kernel_env import assets_prelude, kernel_python
-from .records import Execution
+from .records import ExecStatus, Execution
 from .resources import kernels_dir
 from .sandbox import Sandbox, group_processes, kill_group, uid_processes
 from .treewatch import TreeWatch
@@ -114,7 +114,7 @@ class KernelLimits:
     open_files: int | None = None
 
     @classmethod
-    def default(cls, jobs: int = 1, memory_mb: int | None = -1) -> "KernelLimits":
+    def default(cls, jobs: int = 1, memory_mb: int | None = -1) -> KernelLimits:
         """The limits `cibench run` uses unless told otherwise (see docs/sandbox.md)."""
         if memory_mb == -1:
             memory_mb = default_memory_mb(jobs)
@@ -289,7 +289,7 @@ class KernelSession:
     _pgids: set[int] = field(default_factory=set, init=False, repr=False)
     _watch: TreeWatch | None = field(default=None, init=False, repr=False)
 
-    async def __aenter__(self) -> "KernelSession":
+    async def __aenter__(self) -> KernelSession:
         await self.start()
         return self
 
@@ -488,7 +488,7 @@ class KernelSession:
         idle = False
         deadline = started + timeout
         grace = min(self.interrupt_grace, max(1.0, timeout))
-        status = "ok"
+        status: ExecStatus = "ok"
         note = ""
         interrupted_at: float | None = None
         while True:
@@ -516,7 +516,7 @@ class KernelSession:
                     if self._starting:
                         raise KernelError("the kernel died while starting"
                                           f"{f' ({reason})' if reason else ''}",
-                                          hint="is --memory-limit too low?")
+                                          hint="is --memory-limit too low?") from None
                     status = "died"
                     tree = self._watch.take() if self._watch is not None else ""
                     reason = "; ".join(r for r in (reason, tree) if r)
@@ -547,12 +547,13 @@ class KernelSession:
         return Execution(status=status, outputs=outputs, seconds=round(time.monotonic() - started, 3),
                          truncated=truncated, note=note)
 
-    async def _check_reply(self, kc: Any, msg_id: str, status: str, collector: Collector) -> str:
+    async def _check_reply(self, kc: Any, msg_id: str, status: ExecStatus,
+                           collector: Collector) -> ExecStatus:
         """The cell's status as the shell channel's execute_reply says. Model code can silence
         what IPython *publishes* on iopub (patch `showtraceback`), but not the reply, which
         ipykernel builds from the exception itself; an extra reply the code sends itself
         cannot turn an error into success either (any error reply wins)."""
-        replies = []
+        replies: list[dict[str, Any]] = []
         deadline = time.monotonic() + REPLY_WAIT
         while True:
             wait = 0.01 if replies else deadline - time.monotonic()
@@ -573,8 +574,8 @@ class KernelSession:
                 o["output_type"] == "error" for o in collector.outputs):
             return status
         reply = failed[0] if failed else {}
-        ename = reply.get("ename") if isinstance(reply.get("ename"), str) else ""
-        evalue = reply.get("evalue") if isinstance(reply.get("evalue"), str) else ""
+        ename = str(reply["ename"]) if isinstance(reply.get("ename"), str) else ""
+        evalue = str(reply["evalue"]) if isinstance(reply.get("evalue"), str) else ""
         why = ("the kernel reported an error but published no traceback (was it silenced?)"
                if replies else f"no execute_reply within {REPLY_WAIT:g} s of the cell going idle")
         log.info("execute_reply: %s", why)

@@ -448,7 +448,7 @@ def install(profile: str = "default", *, path: Path | None = None,
     try:
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
-        if use_uv:
+        if use_uv and uv is not None:
             _run([uv, "venv", "--quiet", "--relocatable", "--python", base, str(tmp)],
                  "creating the virtualenv (uv venv)", log_file, env)
             _run([uv, "pip", "install", "--quiet", "--compile-bytecode",
@@ -462,7 +462,7 @@ def install(profile: str = "default", *, path: Path | None = None,
                  f"installing {req.name} (pip install)", log_file, env)
         seconds = round(time.monotonic() - started, 1)
         _relocate(tmp, target)
-        data = {"schema_version": SCHEMA_VERSION, "profile": profile, "requirements": str(req),
+        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "profile": profile, "requirements": str(req),
                 "requirements_sha256": digest, "python": version, "base_python": base,
                 "installer": "uv" if use_uv else "pip", "seconds": seconds,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -566,7 +566,7 @@ def import_errors(python: str, names: list[str]) -> tuple[dict[str, str | None],
                 f"crashes it (exit {done.returncode if out else '?'}); alone it "
                 f"{'imports' if import_error(python, rest[0]) is None else 'fails too'}")
         with ThreadPoolExecutor(max_workers=2) as pool:
-            errors.update(zip(rest, pool.map(lambda n: import_error(python, n), rest)))
+            errors.update(zip(rest, pool.map(lambda n: import_error(python, n), rest), strict=False))
     return errors, note
 
 

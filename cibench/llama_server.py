@@ -14,11 +14,12 @@ import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def build_params(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def build_params(args: argparse.Namespace) -> Any:
     """xllamacpp's CommonParams for one model on 127.0.0.1."""
     import xllamacpp
 

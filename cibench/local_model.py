@@ -257,7 +257,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-def _tail(path: Path, n: int = 15) -> str:
+def _tail(path: Path | None, n: int = 15) -> str:
+    if path is None:
+        return ""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:

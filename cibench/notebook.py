@@ -20,8 +20,17 @@ from nbformat.v4 import new_notebook
 from .collector import clean_name
 from .errors import RunDirError
 from .fsutil import atomic_write_text
-from .records import (Attempt, Execution, Reply, RunConfig, SessionRecord, StepRecord, StepScore,
-                      TaskRef, Usage)
+from .records import (
+    Attempt,
+    Execution,
+    Reply,
+    RunConfig,
+    SessionRecord,
+    StepRecord,
+    StepScore,
+    TaskRef,
+    Usage,
+)
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3", "file_extension": ".py",

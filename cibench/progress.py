@@ -161,8 +161,14 @@ class RichProgress:
     def __init__(self) -> None:
         from rich.console import Group
         from rich.live import Live
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.tally = Tally()
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),

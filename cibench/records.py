@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .task import StepType
+
 SCHEMA_VERSION = 1
 
 ExecStatus = Literal["ok", "error", "timeout", "died", "skipped"]
-StepType = Literal["exec", "num", "text", "vis", "check"]
 Mode = Literal["e2e", "oracle"]
 
 
@@ -67,7 +68,7 @@ class Execution(BaseModel):
         results = [o["data"]["text/plain"] for o in self.outputs
                    if o.get("output_type") == "execute_result" and "text/plain" in o.get("data", {})]
         if results:
-            return results[-1]
+            return str(results[-1])
         return self.stdout()
 
     def images(self) -> list[str]:
@@ -87,7 +88,7 @@ class Usage(BaseModel):
     model_seconds: float = 0.0
     cached_calls: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.model_calls += other.model_calls
         self.tokens_in += other.tokens_in
         self.tokens_out += other.tokens_out

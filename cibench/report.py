@@ -26,9 +26,9 @@ from .errors import RunDirError
 from .fsutil import atomic_write_json, atomic_write_text, check_folder_arg
 from .notebook import read_session
 from .records import SCHEMA_VERSION, SessionRecord, StepRecord
-from .runner import session_paths
-from .sampling import pass_at_k_table, sample_of
+from .rundir import session_paths
 from .scoring.aggregate import pool
+from .scoring.sampled import pass_at_k_table, sample_of
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def session_entry(path: Path, record: SessionRecord) -> dict[str, Any]:
             **{f: (getattr(score, f) if score else None) for f in STEP_FIELDS},
             "passed": bool(score and score.passed),
             "failure": score.failure if score else None})
-    passed = sum(s["passed"] for s in steps)
+    passed = sum(1 for s in steps if s["passed"])
     return {
         "model": record.run.model, "mode": record.run.mode, "scoring": record.run.scoring,
         "suite": suite, "task": name, "task_id": record.task.id,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import matplotlib.style
@@ -21,6 +22,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .fsutil import atomic_write_bytes
 from .report import DIFFICULTY_ORDER, TABLE_METRICS
@@ -119,7 +121,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _grouped_bars(ax: Any, groups: list[str], series: list[tuple[str, str, str]],
-                  values: dict[tuple[str, str, str], dict[str, float | None]],
+                  values: Mapping[tuple[str, str, str], Mapping[str, float | None]],
                   colours: dict[str, str], report: dict[str, Any], *, labels: bool = True,
                   fmt: str = "{:.1f}", zeros: bool = True) -> None:
     n = max(len(series), 1)
@@ -194,7 +196,7 @@ def _fig_modules(report: dict[str, Any], colours: dict[str, str]) -> Figure | st
                     color="#222222" if np.isnan(value) or 25 < value < 85 else "white")
     ax.set_xticks(range(len(series)),
                   [series_label(k, report).replace(" · ", "\n") for k in series], fontsize=8)
-    for tick, key in zip(ax.get_xticklabels(), series):
+    for tick, key in zip(ax.get_xticklabels(), series, strict=False):
         tick.set_color(colours.get(key[0], "#333333"))
     ax.set_yticks(range(len(modules)), modules)
     ax.grid(False)
@@ -249,7 +251,7 @@ def _fig_attempts(report: dict[str, Any], colours: dict[str, str]) -> Figure | s
                   zeros=False)
     ax.set_xlabel("attempt whose code first ran without error")
     ax.set_ylabel("steps")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     top = max((v for d in values.values() for v in d.values()), default=1)
     ax.set_ylim(0, top * 1.15 + 0.5)
     ax.set_title("Attempts to success")
@@ -265,7 +267,7 @@ def _fig_failures(report: dict[str, Any], colours: dict[str, str]) -> Figure | s
                 counts.setdefault(_key(s), Counter())[step["failure"]] += 1
     if not counts:
         return "no failures: every step passed"
-    total = Counter()
+    total: Counter[str] = Counter()
     for c in counts.values():
         total.update(c)
     categories = [name for name, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -297,7 +299,7 @@ def _fig_failures(report: dict[str, Any], colours: dict[str, str]) -> Figure | s
     ax.invert_yaxis()
     ax.grid(True, axis="x")
     ax.grid(False, axis="y")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("failed steps")
     ax.set_title("Failure categories")
     _legend(fig, ax, n)
@@ -327,7 +329,7 @@ def draw_figures(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
     folder = Path(folder)
     colours = model_colours(report)
     out = []
-    with matplotlib.style.context("default"), matplotlib.rc_context(STYLE):
+    with matplotlib.style.context("default"), matplotlib.rc_context(cast(Any, STYLE)):
         for name, title, draw, caption in FIGURES:
             entry: dict[str, Any] = {"name": name, "title": title, "caption": caption}
             result = draw(report, colours)

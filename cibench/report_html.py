@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import __version__
-from .agents.base import model_slug
+from ._version import __version__
 from .fsutil import atomic_write_json, atomic_write_text
-from .report import LEADERBOARD_METRICS as LEADERBOARD_KEYS
+from .paths import model_slug
 from .report import DIFFICULTY_ORDER, TABLE_METRICS
+from .report import LEADERBOARD_METRICS as LEADERBOARD_KEYS
 from .report_figures import model_colours, series_label
 
 log = logging.getLogger(__name__)

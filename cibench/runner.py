@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .agents.base import Agent, AgentOptions, make_agent, model_slug
+from ._version import __version__
+from .agents.base import Agent, AgentOptions, make_agent
 from .collector import clean_name
 from .errors import CibenchError, GroundTruthError, RunDirError
 from .fastcheck import ForkPool, build_truth_fast, eligible, run_fast_session, truth_eligible
@@ -40,16 +40,18 @@ from .groundtruth import (
     truth_sha256,
 )
 from .notebook import read_session, write_session
+from .paths import model_slug, record_path, sample_path, session_path
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
-from .sampling import pass_at_k_table, sample_path
+from .rundir import collect_sessions, session_paths
 from .sandbox import check_available
 from .scoring.aggregate import pool
+from .scoring.sampled import pass_at_k_table
 from .scoring.scorer import NO_ANSWER
-from .scoring.vis_judge import judge_session
 from .session import SessionSettings, run_session, score_session
 from .task import Task, load_tasks
+from .vis_judge import judge_session
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +92,6 @@ class RunResult:
     errors: int  # sessions that ended in an infrastructure error
     invalid: int = 0  # tasks skipped because their references fail (see summary invalid_tasks)
     skipped: int = 0  # tasks set aside until their assets are in place (summary skipped_tasks)
-
-
-def session_path(out: Path, model: str, task_id: str) -> Path:
-    return out / model_slug(model) / f"{task_id}.ipynb"
 
 
 def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
@@ -288,41 +286,12 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "results": results}
 
 
-def session_paths(out: Path) -> list[Path]:
-    """The session notebooks of a run folder: every .ipynb below a model folder."""
-    return [p for p in sorted(Path(out).rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
-
-
-def collect_sessions(out: Path, known: dict[Path, SessionRecord] | None = None
-                     ) -> list[SessionRecord]:
-    """Every readable session of a run folder; other notebooks are skipped with a warning.
-    `known`: records this process just wrote, by notebook path, used instead of reading their
-    notebooks back (with thousands of replayed samples that is the slow part of a run)."""
-    records = []
-    known = known or {}
-    for path in session_paths(out):
-        if path in known:
-            records.append(known[path])
-            continue
-        try:
-            records.append(read_session(path))
-        except RunDirError as exc:
-            log.warning("skipped: %s", exc)
-    return records
-
-
-def record_path(out: Path, record: SessionRecord) -> Path:
-    sample = record.run.params.get("sample")
-    return (session_path(out, record.run.model, record.task.id) if sample is None
-            else sample_path(out, record.run.model, record.task.id, int(sample)))
-
-
 def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:
     """The name each model has in the run: replay agents name theirs (answers:FILE@NAME),
     others are called as given. Two that would share a folder are refused."""
-    names = [a.name if getattr(a, "replays", False) else m for m, a in zip(specs, agents)]
+    names = [a.name if getattr(a, "replays", False) else m for m, a in zip(specs, agents, strict=False)]
     seen: dict[str, str] = {}
-    for spec, name in zip(specs, names):
+    for spec, name in zip(specs, names, strict=False):
         slug = model_slug(name)
         if slug in seen:
             raise RunDirError(f"--model {seen[slug]} and --model {spec} would both be written to "
@@ -389,7 +358,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                 tasks = [t for t in tasks if t.id in truths]
                 started = True
                 made: dict[Path, SessionRecord] = {}
-                for model, name, agent in zip(opts.models, names, agents):
+                for model, name, agent in zip(opts.models, names, agents, strict=False):
                     if opts.samples > 1:  # one agent (and response cache) per sample
                         from .sampling import run_model_samples
                         got = await run_model_samples(model, tasks, truths, opts, out, run_id,

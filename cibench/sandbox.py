@@ -59,7 +59,7 @@ def _mapped(uid: int) -> bool:
         return True
 
 
-def _resolve_user(user: str) -> tuple[int, int] | None:
+def _resolve_user(user: str) -> tuple[int, int]:
     """A fixed user named on the command line, as (uid, gid)."""
     try:
         uid = int(user)
@@ -113,7 +113,7 @@ class Sandbox:
     _setpriv: str | None = field(default=None, repr=False)
 
     @classmethod
-    def for_session(cls, options: SandboxOptions, home: Path | None = None) -> "Sandbox":
+    def for_session(cls, options: SandboxOptions, home: Path | None = None) -> Sandbox:
         check_available(options)
         setpriv = shutil.which("setpriv")
         box = cls(no_network=not options.network, home=home, _setpriv=setpriv)
@@ -172,7 +172,7 @@ class Sandbox:
         for top in paths:
             for root, dirs, files in os.walk(top):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.lchown(name, self.uid, self.gid)
+                    os.lchown(name, self.uid, self.uid if self.gid is None else self.gid)
 
     def reap(self, seconds: float = REAP_SECONDS) -> int:
         """Kill everything this session's uid still runs (daemons, double forks, processes

@@ -206,7 +206,7 @@ class _Replayer:
 
 def score_session(record: SessionRecord, truth: GroundTruth) -> None:
     """(Re)compute every step score and the session totals from the record and ground truth."""
-    for step_record, truth_step in zip(record.steps, truth.steps):
+    for step_record, truth_step in zip(record.steps, truth.steps, strict=False):
         truth_checks_ok = all(c.ok for c in truth_step.checks)
         step_record.score = score_step(step_record, truth_step.execution, truth_checks_ok,
                                        truth_step.figure_data, record.run.scoring)
@@ -252,8 +252,8 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
             remove_tree(root)
     record.finished = _now()
     record.usage = Usage()
-    for step in record.steps:
-        for attempt in step.attempts:
+    for step_record in record.steps:
+        for attempt in step_record.attempts:
             record.usage.add(attempt.reply.usage)
             if attempt.execution is not None:
                 record.kernel_seconds += attempt.execution.seconds

@@ -121,7 +121,7 @@ class _Scanner(ast.NodeVisitor):
                 self.modules[alias.asname or top] = alias.name if alias.asname else top
         self.generic_visit(node)
 
-    def _bind(self, targets: list[ast.AST], value: ast.AST | None) -> None:
+    def _bind(self, targets: list[ast.expr], value: ast.AST | None) -> None:
         if value is None:
             return
         for target in targets:
@@ -199,8 +199,8 @@ class _Scanner(ast.NodeVisitor):
             if self.is_shell(target) or (isinstance(attr, str) and attr in INTERNAL_ATTRS) \
                     or (module is not None and (module != "sys" or attr in SYS_HOOKS
                                                 or attr is None)):
-                self.flag(node, f"{fname}() on `{_dotted(target) or '...'}`"
-                                f"{f' .{attr}' if attr else ''}")
+                shown = f" .{attr!s}" if attr else ""
+                self.flag(node, f"{fname}() on `{_dotted(target) or '...'}`{shown}")
         elif fname == "object" and isinstance(func, ast.Attribute) and _dotted(func.value) \
                 .split(".")[-1] == "patch" and args:
             attr = args[1].value if len(args) > 1 and isinstance(args[1], ast.Constant) else None

@@ -13,9 +13,10 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import nbformat
 
@@ -24,7 +25,8 @@ from .errors import TaskFormatError
 log = logging.getLogger(__name__)
 
 TASK_SCHEMA_VERSION = 1
-STEP_TYPES = ("exec", "num", "text", "vis", "check")
+StepType = Literal["exec", "num", "text", "vis", "check"]
+STEP_TYPES: tuple[str, ...] = get_args(StepType)
 SETUP_TAGS = {"setup", "parameters"}
 IGNORED_TAG = "note"  # markdown cells tagged `note` are comments for authors, not steps
 
@@ -32,7 +34,7 @@ IGNORED_TAG = "note"  # markdown cells tagged `note` are comments for authors, n
 @dataclass(frozen=True)
 class Step:
     index: int  # 1-based
-    type: str
+    type: StepType
     instruction: str
     reference: str  # the reference code cells joined
     checks: tuple[str, ...] = ()
@@ -179,7 +181,7 @@ def load_task(path: str | Path) -> Task:
                               f"declares {len(step_types)}", path=path, cell=where,
                               hint="one markdown instruction per step; tag comments `note`")
     steps = []
-    for i, (raw, kind, module) in enumerate(zip(raw_steps, step_types, modules), 1):
+    for i, (raw, kind, module) in enumerate(zip(raw_steps, step_types, modules, strict=False), 1):
         if not raw["instruction"]:
             raise TaskFormatError("empty instruction", path=path, cell=raw["cell"])
         declared = raw["options"].get("type")
@@ -189,7 +191,7 @@ def load_task(path: str | Path) -> Task:
         if kind == "check" and not raw["checks"]:
             raise TaskFormatError("a `check` step needs a code cell tagged `check`", path=path,
                                   cell=raw["cell"], step=i)
-        steps.append(Step(index=i, type=kind, instruction=raw["instruction"],
+        steps.append(Step(index=i, type=cast(StepType, kind), instruction=raw["instruction"],
                           reference="\n".join(s.rstrip() for s in raw["code"]).strip("\n"),
                           checks=tuple(raw["checks"]), module=str(module),
                           options=raw["options"], cell=raw["cell"]))
@@ -199,7 +201,7 @@ def load_task(path: str | Path) -> Task:
                 sha256=_source_hash(nb, path.parent), metadata=dict(meta))
 
 
-def find_task_paths(paths: list[str | Path]) -> list[Path]:
+def find_task_paths(paths: Sequence[str | Path]) -> list[Path]:
     """Expand folders into the task notebooks they hold (sorted), keeping file arguments."""
     found: list[Path] = []
     for item in paths:
@@ -221,7 +223,7 @@ def find_task_paths(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def load_tasks(paths: list[str | Path]) -> list[Task]:
+def load_tasks(paths: Sequence[str | Path]) -> list[Task]:
     tasks = [load_task(p) for p in find_task_paths(paths)]
     seen: dict[str, Path] = {}
     for task in tasks:

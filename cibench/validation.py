@@ -111,7 +111,7 @@ async def second_run_differs(task: Task, truth: GroundTruth) -> str | None:
         again = await build_truth(task)
     except GroundTruthError as exc:
         return f"second run failed: {exc}"
-    for step, (a, b) in enumerate(zip(_fingerprint(truth), _fingerprint(again)), 1):
+    for step, (a, b) in enumerate(zip(_fingerprint(truth), _fingerprint(again), strict=False), 1):
         if a != b:
             return f"step {step}: {a[0][:60]!r} then {b[0][:60]!r}"
     return None

@@ -128,7 +128,8 @@ async def main() -> None:
     summary = []
     for name in args.models:
         summary.append(await bench(name, args.max_tokens, not args.no_stop))
-    print("\n| model | GGUF MB | load s | tokens/s | mean reply tokens | fenced: code/runs/correct | react: code/runs/correct |")
+    print("\n| model | GGUF MB | load s | tokens/s | mean reply tokens | fenced: code/runs/correct "
+          "| react: code/runs/correct |")
     print("|---|---|---|---|---|---|---|")
     for s in summary:
         f, r = s["fenced"], s["react"]

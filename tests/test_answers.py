@@ -13,14 +13,16 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_task
 
 from cibench.answers import answers_model_name, load_answers
 from cibench.cli import main
 from cibench.errors import CibenchError
 from cibench.importers import ImportOptions, import_suite
 from cibench.notebook import read_session
-from cibench.runner import RunOptions, run_benchmark, session_paths
+from cibench.rundir import session_paths
+from cibench.runner import RunOptions, run_benchmark
+
+from conftest import write_task
 
 
 def _run(tmp_path: Path, paths: list[Path], models: list[str], out: str, **kw) -> dict:
@@ -221,7 +223,7 @@ def test_qwen_agent_results_replay(tmp_path: Path):
     results = tmp_path / "out" / "general_qwen-14b-chat_res.jsonl"
     results.parent.mkdir()
     results.write_text("".join(json.dumps({**row, "gen": gen}, ensure_ascii=False) + "\n"
-                               for row, gen in zip(QWEN_ROWS, QWEN_GENS)))
+                               for row, gen in zip(QWEN_ROWS, QWEN_GENS, strict=False)))
     assert load_answers(results).format == "qwen-agent"
     row = _row(_run(tmp_path, [tmp_path / "qa"], [f"answers:{results}"], "qwen"),
                "general_qwen-14b-chat_res")
@@ -263,7 +265,7 @@ def test_cibench_answers_and_export_round_trip(tmp_path: Path):
     assert row["failures"] == {"check failed": 1, "no answer": 1} and row["no_answer"] == 1
     # the oracle in kernels, exported and replayed, scores the same (100 everywhere)
     oracle = _row(_run(tmp_path, [suite], ["oracle"], "oracle"), "oracle")
-    for run, model in (("mine", "mine"), ("oracle", "oracle")):
+    for run, _model in (("mine", "mine"), ("oracle", "oracle")):
         exported = tmp_path / f"{run}.answers.jsonl"
         assert main(["export-answers", str(tmp_path / run), "--out", str(exported)]) == 0
         # through the command line this time (default sandbox and limits)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -19,10 +20,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from cibench.agents.base import register_agent
 from cibench.errors import SandboxError
 from cibench.kernel import KernelLimits, KernelSession, OutputCaps, startup_code
-from cibench.records import Reply
 from cibench.runner import RunOptions, run_benchmark
 from cibench.sandbox import UID_BASE, Sandbox, SandboxOptions
 from cibench.session import SessionSettings
+
+from scripted import ScriptedAgent
 
 pytestmark = pytest.mark.kernel
 
@@ -199,28 +201,15 @@ SCRIPT: dict[int, list[str]] = {
 SEEN: list[tuple[int, int, str, str]] = []  # (step, attempt, status of last tool turn, note)
 
 
-class FaultyAgent:
-    protocol = "scripted"
-
-    def __init__(self, name: str, options: object = None):
-        self.name = name
-
-    async def __aenter__(self) -> "FaultyAgent":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def reply(self, task, step, history) -> Reply:
-        attempt = sum(1 for t in history if t.role == "assistant" and t.step == step.index)
-        tools = [t for t in history if t.role == "tool" and t.step == step.index]
-        if tools:
-            SEEN.append((step.index, attempt, tools[-1].execution.status, tools[-1].execution.note))
-        code = SCRIPT[step.index][min(attempt, len(SCRIPT[step.index]) - 1)]
-        return Reply(text=f"```python\n{code}\n```", code=code)
+def _seen(step: Any, attempt: int, history: list[Any]) -> None:
+    """Record what the agent was told about its last attempt (status and note of the tool turn)."""
+    tools = [t for t in history if t.role == "tool" and t.step == step.index]
+    if tools:
+        SEEN.append((step.index, attempt, tools[-1].execution.status, tools[-1].execution.note))
 
 
-register_agent("scripted-faults")(lambda name, options: FaultyAgent(name, options))
+register_agent("scripted-faults")(
+    lambda name, options: ScriptedAgent(SCRIPT, name=name, thought="", on_reply=_seen))
 
 
 @pytest.mark.slow

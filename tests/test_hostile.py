@@ -15,19 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SHARED, write_task
-from openai_server import reply
 
 from cibench.agents import AgentOptions
 from cibench.agents.base import register_agent
 from cibench.kernel import DROPPED_MIME, KernelSession, startup_code
 from cibench.notebook import read_session
-from cibench.records import Reply, Turn
 from cibench.runner import RunOptions, run_benchmark
 from cibench.sandbox import SandboxOptions
 from cibench.session import SessionSettings
 from cibench.tamper import scan
-from cibench.task import Step, Task, load_tasks
+from cibench.task import load_tasks
+
+from conftest import REPO, SHARED, write_task
+from openai_server import reply
+from scripted import ScriptedAgent
 
 pytestmark = pytest.mark.kernel
 
@@ -39,29 +40,7 @@ IS_ROOT = os.geteuid() == 0
 SCRIPT: dict[int, list[str | None]] = {}
 
 
-class HostileAgent:
-    """Answers each step with the code in SCRIPT[step] (one entry per attempt, last repeats);
-    steps not in SCRIPT get the reference."""
-
-    protocol = "scripted"
-
-    def __init__(self, name: str, options: AgentOptions):
-        self.name = name
-
-    async def __aenter__(self) -> "HostileAgent":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def reply(self, task: Task, step: Step, history: list[Turn]) -> Reply:
-        answers = SCRIPT.get(step.index, [step.reference])
-        attempt = sum(1 for t in history if t.role == "assistant" and t.step == step.index)
-        code = answers[min(attempt, len(answers) - 1)]
-        return Reply(text=f"```python\n{code}\n```", code=code)
-
-
-register_agent("hostile")(HostileAgent)
+register_agent("hostile")(lambda name, options: ScriptedAgent(SCRIPT, name=name, thought=""))
 
 CHECK_STEP = {"type": "check", "instruction": "Set x to 1.", "code": "x = 1",
               "checks": ["assert x == 1"]}

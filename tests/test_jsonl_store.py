@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cibench.agents.cache import ResponseCache
 from cibench.jsonl_store import JsonlStore
-from cibench.scoring.vis_judge import CACHE_FILE, JudgeSettings, VisJudge
+from cibench.vis_judge import CACHE_FILE, JudgeSettings, VisJudge
 
 
 def test_a_torn_last_line_costs_nothing_but_itself(tmp_path):

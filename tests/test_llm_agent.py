@@ -8,7 +8,6 @@ code, secret scrubbing, and the issue's "done when" scenario scored by hand unde
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SMALL_DATA, SMALL_STEPS, write_task
-from openai_server import error, reply, tool_call
 
 from cibench.agents import AgentOptions, make_agent
 from cibench.agents.cache import CACHE_FILE, ResponseCache, cache_key
@@ -31,6 +28,9 @@ from cibench.notebook import read_session
 from cibench.records import Execution, Turn
 from cibench.runner import RunOptions, run_benchmark
 from cibench.task import Step, Task
+
+from conftest import SMALL_DATA, SMALL_STEPS, write_task
+from openai_server import error, reply, tool_call
 
 MODEL = "openai/scripted"
 REPO = Path(__file__).resolve().parent.parent
@@ -537,7 +537,7 @@ def test_retryable_classification():
             self.status_code = status
     assert all(is_retryable(Err(s)) for s in (408, 429, 500, 502, 503))
     assert not any(is_retryable(Err(s)) for s in (400, 401, 403, 404, 422))
-    assert is_retryable(asyncio.TimeoutError()) and is_retryable(ConnectionResetError())
+    assert is_retryable(TimeoutError()) and is_retryable(ConnectionResetError())
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from cibench.progress import LineProgress, NullProgress, Tally, make_progress
 from cibench.records import RunConfig, SessionRecord, StepRecord, StepScore, TaskRef, Usage
+
 from conftest import SMALL_DATA, SMALL_STEPS, write_task
 
 

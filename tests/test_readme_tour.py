@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]

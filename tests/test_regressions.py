@@ -19,7 +19,7 @@ from cibench.session import run_session
 from cibench.task import load_task
 
 from conftest import SMALL_DATA, SMALL_STEPS, write_task
-from test_session import ScriptedAgent
+from scripted import ScriptedAgent
 
 pytestmark = pytest.mark.kernel
 

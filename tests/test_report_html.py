@@ -17,17 +17,17 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
-from conftest import SMALL_DATA, SMALL_STEPS, write_task
-from openai_server import ScriptedServer, reply
 
 from cibench.agents import AgentOptions
 from cibench.cli import main as cli_main
-from cibench.report import (LEADERBOARD_COLUMNS, SCORES_COLUMNS, build_report,
-                            leaderboard_label, write_report)
+from cibench.report import LEADERBOARD_COLUMNS, SCORES_COLUMNS, build_report, leaderboard_label, write_report
 from cibench.report_figures import draw_figures
 from cibench.report_html import REMOVED_OUTPUT, make_safe
 from cibench.runner import RunOptions, run_benchmark
 from cibench.task import load_tasks
+
+from conftest import SMALL_DATA, SMALL_STEPS, write_task
+from openai_server import ScriptedServer, reply
 
 FAILING_MODEL = "openai/scripted-failing"
 # an exception class whose name is markup: its failure category must reach the page escaped
@@ -190,7 +190,7 @@ def test_csv_files_have_one_row_per_step_and_the_cibench_layout(runs, report_dir
     assert board[0] == ["model", "E-Tool", "E-Exe", "E-Num", "E-Text", "E-Vis",
                         "O-Tool", "O-Exe", "O-Num", "O-Text", "O-Vis", "Avg"]
     assert len(board) == 1 + len(report["leaderboard"])
-    for entry, line in zip(report["leaderboard"], board[1:]):
+    for entry, line in zip(report["leaderboard"], board[1:], strict=False):
         assert line[0] == leaderboard_label(entry, report["leaderboard"])
         expected = ["" if entry[c] is None else str(round(entry[c], 1))
                     for c in (*LEADERBOARD_COLUMNS, "Avg")]

@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_task
 
 from cibench.agents.base import AgentOptions, register_agent
 from cibench.cli import main as cli_main
-from cibench.records import Reply, Turn
 from cibench.report import build_report, render_markdown
-from cibench.runner import RunOptions, collect_sessions, rescore, run_benchmark
-from cibench.scoring.vis_judge import CACHE_FILE, parse_verdict
-from cibench.task import Step, Task
+from cibench.rundir import collect_sessions
+from cibench.runner import RunOptions, rescore, run_benchmark
+from cibench.task import Step
+from cibench.vis_judge import CACHE_FILE, parse_verdict
+
+from conftest import write_task
+from scripted import ScriptedAgent
 
 pytestmark = pytest.mark.kernel
 
@@ -56,42 +58,11 @@ PROFILE_ANSWERS = {1: ["print(1599)"], 2: ["print('数据集有150行，5列')"]
                    3: ["show_fig(rgb=True)"]}
 
 
-class Scripted:
-    """Answers from a script {step: [code | None per attempt]}; the reference otherwise."""
+def _register(name: str, make: Callable[..., ScriptedAgent]) -> list[ScriptedAgent]:
+    """Register `name`; `make(options)` builds each agent (one per run or sample)."""
+    made: list[ScriptedAgent] = []
 
-    protocol = "scripted"
-
-    def __init__(self, name: str, script: dict[int, list[str | None]] | Callable[[Step], Any]):
-        self.name = name
-        self.script = script
-        self.calls = 0
-        self._attempt: dict[tuple[str, int], int] = {}
-
-    async def __aenter__(self) -> Scripted:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def reply(self, task: Task, step: Step, history: list[Turn]) -> Reply:
-        self.calls += 1
-        key = (task.id, step.index)
-        n = self._attempt.get(key, 0)
-        self._attempt[key] = n + 1
-        if callable(self.script):
-            answers = [self.script(step)]
-        else:
-            answers = self.script.get(step.index, [step.reference])
-        code = answers[min(n, len(answers) - 1)]
-        if code is None:
-            return Reply(text="I cannot.", prose="I cannot.", final=True)
-        return Reply(text=f"```python\n{code}\n```", prose="", code=code)
-
-
-def _register(name: str, make: Callable[..., Scripted]) -> list[Scripted]:
-    made: list[Scripted] = []
-
-    def factory(model: str, options: Any) -> Scripted:
+    def factory(model: str, options: Any) -> ScriptedAgent:
         agent = make(options)
         made.append(agent)
         return agent
@@ -110,7 +81,7 @@ def profile_task(tmp_path: Path) -> Path:
 
 
 def test_profiles_differ_and_rescore_reproduces_run(profile_task: Path, tmp_path: Path) -> None:
-    _register("scripted-profiles", lambda options: Scripted("scripted-profiles", PROFILE_ANSWERS))
+    _register("scripted-profiles", lambda options: ScriptedAgent(PROFILE_ANSWERS, name="scripted-profiles", thought=""))
     oracle = tmp_path / "oracle"
 
     def run(scoring: str, out: Path) -> dict[str, Any]:
@@ -154,7 +125,7 @@ def test_profiles_differ_and_rescore_reproduces_run(profile_task: Path, tmp_path
 
 
 def test_report_leaderboard_avg_over_both_modes(profile_task: Path, tmp_path: Path) -> None:
-    _register("scripted-board", lambda options: Scripted("scripted-board", PROFILE_ANSWERS))
+    _register("scripted-board", lambda options: ScriptedAgent(PROFILE_ANSWERS, name="scripted-board", thought=""))
     oracle = tmp_path / "oracle"
     outs = {}
     for mode in ("e2e", "oracle"):
@@ -204,7 +175,7 @@ FAILURE_ANSWERS = {1: [None], 2: ["print(2"], 3: ["1/0"],
 
 def test_every_failure_category_is_produced_and_counted(tmp_path: Path) -> None:
     path = write_task(tmp_path / "tasks" / "fail", "failures", FAILURE_STEPS, setup=[SETUP])
-    _register("scripted-failures", lambda options: Scripted("scripted-failures", FAILURE_ANSWERS))
+    _register("scripted-failures", lambda options: ScriptedAgent(FAILURE_ANSWERS, name="scripted-failures", thought=""))
     out, oracle = tmp_path / "run", tmp_path / "oracle"
     result = asyncio.run(run_benchmark(RunOptions(
         paths=[str(path)], models=["scripted-failures"], out=out, oracle_dir=oracle,
@@ -237,16 +208,16 @@ def test_samples_pass_at_k_and_resume(tmp_path: Path) -> None:
         {"type": "num", "instruction": "Print 2.", "code": "print(2)"}])
     # sample i (told by its seed, 100 + i - 1) is right on odd samples; on the 2-step task
     # sample 3 fails its second step only, so that task passes in sample 1 alone
-    def make(options: Any) -> Scripted:
+    def make(options: Any) -> ScriptedAgent:
         i = options.seed - 99
 
-        def answer(step: Step) -> str:
+        def answer(step: Step) -> list[str | None]:
             if i % 2 == 0:
-                return "print(0)"
+                return ["print(0)"]
             if i == 3 and step.index == 2 and "Print 2" in step.instruction:
-                return "print(0)"
-            return step.reference
-        return Scripted("scripted-samples", answer)
+                return ["print(0)"]
+            return [step.reference]
+        return ScriptedAgent(answer, name="scripted-samples", thought="")
     made = _register("scripted-samples", make)
     out, oracle = tmp_path / "run", tmp_path / "oracle"
     opts = RunOptions(paths=[str(one), str(two)], models=["scripted-samples"], out=out,
@@ -293,7 +264,7 @@ def test_vis_judge_through_litellm_and_cache(profile_task: Path, tmp_path: Path,
     from openai_server import ScriptedServer
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    _register("scripted-judged", lambda options: Scripted("scripted-judged", PROFILE_ANSWERS))
+    _register("scripted-judged", lambda options: ScriptedAgent(PROFILE_ANSWERS, name="scripted-judged", thought=""))
     out, oracle = tmp_path / "run", tmp_path / "oracle"
     with ScriptedServer() as server:
         server.responder = lambda body: {"content": "7"}

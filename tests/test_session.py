@@ -8,42 +8,16 @@ from pathlib import Path
 import pytest
 
 from cibench.groundtruth import ensure_truth
-from cibench.records import Reply, RunConfig, Turn
+from cibench.records import RunConfig
 from cibench.runner import RunOptions, run_benchmark
 from cibench.session import GIVE_UP_REPLY, run_session
-from cibench.task import Step, Task, load_task
+from cibench.task import load_task
+
+from scripted import ScriptedAgent
 
 pytestmark = pytest.mark.kernel
 
 METRICS = ("tool_rate", "exec_rate", "num_acc", "text_score", "vis_score", "check_rate")
-
-
-class ScriptedAgent:
-    """Answers from a script: {step index: [code or None per attempt]}; records histories."""
-
-    protocol = "scripted"
-
-    def __init__(self, script: dict[int, list[str | None]]):
-        self.name = "scripted"
-        self.script = script
-        self.histories: list[list[Turn]] = []
-        self.calls: dict[int, int] = {}
-
-    async def __aenter__(self) -> "ScriptedAgent":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def reply(self, task: Task, step: Step, history: list[Turn]) -> Reply:
-        self.histories.append(history)
-        n = self.calls.get(step.index, 0)
-        self.calls[step.index] = n + 1
-        answers = self.script.get(step.index, [step.reference])
-        code = answers[min(n, len(answers) - 1)]
-        if code is None:
-            return Reply(text="I cannot do that.", prose="I cannot do that.", final=True)
-        return Reply(text=f"Thought: try\n```python\n{code}\n```", prose="Thought: try", code=code)
 
 
 @pytest.mark.parametrize("mode", ["e2e", "oracle"])
@@ -105,6 +79,7 @@ async def test_oracle_mode_resets_state_from_references(small_task: Path, tmp_pa
 
 async def test_a_broken_task_is_skipped_and_reported(small_task: Path, tmp_path: Path) -> None:
     from conftest import write_task
+
     write_task(small_task.parent, "broken", [
         {"type": "num", "instruction": "Divide.", "code": "1 / 0"}])
     out = tmp_path / "run"
@@ -122,6 +97,7 @@ async def test_a_broken_task_is_skipped_and_reported(small_task: Path, tmp_path:
 def test_validate_reports_each_broken_task(small_task: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
+
     from conftest import write_task
     write_task(small_task.parent, "broken", [
         {"type": "vis", "instruction": "Plot nothing.", "code": "x = 1"}])

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import SMALL_DATA, SMALL_STEPS, write_task
-from test_llm_agent import by_step, options, react, run, session_file
 
 from cibench.notebook import read_session
+
+from conftest import SMALL_DATA, SMALL_STEPS, write_task
+from test_llm_agent import by_step, options, react, run, session_file
 
 SCREEN = 900  # px: a laptop screen's height below the browser's toolbars
 

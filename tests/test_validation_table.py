@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from conftest import write_task
 
 pytestmark = pytest.mark.kernel

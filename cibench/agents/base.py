@@ -7,11 +7,12 @@ oracle mode (history rebuilt from references), retries and the response cache st
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import UnknownNameError
+from ..paths import model_slug  # noqa: F401  (re-exported)
 from ..records import Reply, Turn
 from ..task import Step, Task
 
@@ -45,7 +46,7 @@ class Agent(Protocol):
     name: str  # the model name as given by the user
     protocol: str
 
-    async def __aenter__(self) -> "Agent": ...
+    async def __aenter__(self) -> Agent: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
 
@@ -95,6 +96,3 @@ def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
     raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(known_agents())}")
 
 
-def model_slug(model: str) -> str:
-    """A folder name for a model: `openai/gpt-4o` -> `openai--gpt-4o`."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "--", model).strip("-") or "model"

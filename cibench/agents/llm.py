@@ -192,7 +192,7 @@ class LiteLLMAgent:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "LiteLLMAgent":
+    async def __aenter__(self) -> LiteLLMAgent:
         litellm = import_litellm()
         self._resolve_key()
         self._check_provider(litellm)
@@ -253,7 +253,7 @@ class LiteLLMAgent:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, port),
                                                CONNECT_CHECK_SECONDS)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
             raise AgentError(f"--api-base {self.api_base}: cannot connect to "
                              f"{url.hostname}:{port} ({reason})",

@@ -30,7 +30,7 @@ class LocalAgent:
         self.server: Any = None
         self._inner: LiteLLMAgent | None = None
 
-    async def __aenter__(self) -> "LocalAgent":
+    async def __aenter__(self) -> LocalAgent:
         from ..local_model import DEFAULT_LOCAL_MODEL, LocalModelServer
 
         server = LocalModelServer(self.local_model or DEFAULT_LOCAL_MODEL, **self.server_args)

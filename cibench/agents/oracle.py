@@ -15,7 +15,7 @@ class OracleAgent:
     def __init__(self, name: str = "oracle", options: AgentOptions | None = None):
         self.name = name
 
-    async def __aenter__(self) -> "OracleAgent":
+    async def __aenter__(self) -> OracleAgent:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -50,7 +50,7 @@ class ReplayAgent:
         self.sample = self.options.sample
         self.answers: AnswerSet | None = None
 
-    async def __aenter__(self) -> "ReplayAgent":
+    async def __aenter__(self) -> ReplayAgent:
         self.answers = _load(self.path)
         log.info("%s: %s answers for %d tasks from %s", self.name, self.answers.format,
                  self.answers.tasks_answered(), self.path)

@@ -171,7 +171,7 @@ def parse_positional(path: Path) -> ParsedSource:
                           f"{', '.join(CIBENCH_TYPES)}", line=1)
     questions = [c.source.strip() for c in nb.cells if c.cell_type == "markdown"]
     codes = [c.source.strip("\n") for c in nb.cells if c.cell_type == "code"]
-    steps = [(q, [c]) for q, c in zip(questions, codes) if q.strip() and c.strip()]
+    steps = [(q, [c]) for q, c in zip(questions, codes, strict=False) if q.strip() and c.strip()]
     if not steps:
         raise SourceError("no instruction/code pair at all")
     return ParsedSource(path=path, meta=meta, steps=steps)
@@ -307,7 +307,7 @@ class CIBenchImporter:
         modules = [*modules[:n], *[meta.get("module", "")] * max(0, n - len(modules))]
         steps = [StepSpec(type=kind, instruction=instr, reference=refs,
                           module=_norm_modules(mod))
-                 for (instr, refs), kind, mod in zip(parsed.steps, types, modules)]
+                 for (instr, refs), kind, mod in zip(parsed.steps, types, modules, strict=False)]
         info: dict[str, Any] = {
             "task_id": task_id,
             "title": str(meta.get("title", task_id)).strip(),

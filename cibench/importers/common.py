@@ -7,6 +7,7 @@ import logging
 import re
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ class StepSpec:
 
 
 def build_notebook(task_key: str, steps: list[StepSpec], meta: dict[str, Any], *,
-                   setup: list[str] = (), notes: list[str] = ()) -> Any:
+                   setup: Sequence[str] = (), notes: Sequence[str] = ()) -> Any:
     """A task notebook with stable cell ids (a hash of the task key and cell position)."""
     nb = new_notebook()
     nb.metadata["kernelspec"] = dict(KERNELSPEC)

@@ -219,9 +219,9 @@ class QwenAgentImporter:
             target = out / f"{name}.ipynb"
             write_notebook(target, build_notebook(f"qwen-agent/{name}", [step], info, setup=setup))
             report.written.append(target)
-            for f, p in found.items():
-                if p is not None:
-                    copies[Path(f).name] = p
+            for name_in_row, located in found.items():
+                if located is not None:
+                    copies[Path(name_in_row).name] = located
         for rel, path in sorted(copies.items()):
             if copy_data(path, out / "data" / rel):
                 report.data_files += 1

@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -333,13 +333,13 @@ COLLECT_CODE: str = (
 """Prints ``__CIBENCH_FIGDATA__<json list>`` and clears the recorded list."""
 
 
-def parse_collected(stdout: str) -> list[dict]:
+def parse_collected(stdout: str) -> list[dict[str, Any]]:
     """Figure summaries from the stdout of :data:`COLLECT_CODE`.
 
     Every line starting with the marker contributes its list (in order);
     malformed lines are logged and skipped; no marker gives ``[]``.
     """
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     for line in stdout.splitlines():
         pos = line.find(MARKER)
         if pos < 0:
@@ -354,7 +354,7 @@ def parse_collected(stdout: str) -> list[dict]:
     return records
 
 
-def summarize_figure_local(fig: Any) -> dict:
+def summarize_figure_local(fig: Any) -> dict[str, Any]:
     """Summarize a matplotlib Figure in this process (tests, oracle tools).
 
     Uses the same code as the kernel hook; draws the figure first so tick
@@ -363,7 +363,7 @@ def summarize_figure_local(fig: Any) -> dict:
     ns: dict[str, Any] = {"get_ipython": lambda: None}
     exec(compile(_HOOK_MODULE_SOURCE, "<cibench-figdata>", "exec"), ns)
     fig.canvas.draw()
-    return ns["summarize_figure"](fig, "local")
+    return cast(dict[str, Any], ns["summarize_figure"](fig, "local"))
 
 
 # --------------------------------------------------------------------------
@@ -413,13 +413,13 @@ def _arr(rows: Any) -> np.ndarray:
 def _finite_rows(a: np.ndarray) -> np.ndarray:
     """Drop entries (1-D) or rows (2-D) holding a missing / non-finite value."""
     if a.ndim == 1:
-        return a[np.isfinite(a)]
+        return cast(np.ndarray, a[np.isfinite(a)])
     if a.ndim == 2:
         return a[np.all(np.isfinite(a), axis=1)]
     return np.zeros((0,))
 
 
-def _bar_series(bar: dict) -> _Series | None:
+def _bar_series(bar: dict[str, Any]) -> _Series | None:
     rects = _finite_rows(_arr(bar.get("rects", [])))
     if rects.ndim != 2 or rects.shape[0] == 0 or rects.shape[1] != 4:
         return None
@@ -434,7 +434,7 @@ def _bar_series(bar: dict) -> _Series | None:
     return _Series("bar", val, np.column_stack([pos, val]))
 
 
-def _axes_series(ax: dict) -> list[_Series]:
+def _axes_series(ax: dict[str, Any]) -> list[_Series]:
     out: list[_Series] = []
     for line in ax.get("lines", []):
         xy = _finite_rows(_arr(line.get("xy", [])))
@@ -478,7 +478,7 @@ def _scale(a: np.ndarray) -> np.ndarray:
 def _cap(a: np.ndarray, n: int = 500) -> np.ndarray:
     if len(a) <= n:
         return a
-    return a[np.linspace(0, len(a) - 1, n).round().astype(int)]
+    return cast(np.ndarray, a[np.linspace(0, len(a) - 1, n).round().astype(int)])
 
 
 def _set_match(a: np.ndarray, b: np.ndarray) -> float:
@@ -488,7 +488,7 @@ def _set_match(a: np.ndarray, b: np.ndarray) -> float:
     a2, b2 = _cap(a.reshape(len(a), -1)), _cap(b.reshape(len(b), -1))
     tol = _scale(a2)
     close = np.all(np.abs(a2[:, None, :] - b2[None, :, :]) <= tol + 1e-12, axis=2)
-    return 0.5 * (close.any(axis=1).mean() + close.any(axis=0).mean())
+    return float(0.5 * (close.any(axis=1).mean() + close.any(axis=0).mean()))
 
 
 def _sorted_match(a: np.ndarray, b: np.ndarray) -> float:
@@ -551,7 +551,7 @@ def _jaccard(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
-def _categories(ax: dict) -> str:
+def _categories(ax: dict[str, Any]) -> str:
     cats = []
     for axis in ("x", "y"):
         if ax.get(f"{axis}formatter") in ("StrCategoryFormatter", "FixedFormatter"):
@@ -559,7 +559,7 @@ def _categories(ax: dict) -> str:
     return " ".join(cats)
 
 
-def _label_sim(e: dict, f: dict) -> float | None:
+def _label_sim(e: dict[str, Any], f: dict[str, Any]) -> float | None:
     """Mean token Jaccard over the label fields the expected axes has."""
     fields = [
         (e.get("title", ""), f.get("title", "")),
@@ -574,7 +574,7 @@ def _label_sim(e: dict, f: dict) -> float | None:
     return sum(scores) / len(scores) if scores else None
 
 
-def _axes_sim(e: dict, f: dict) -> float:
+def _axes_sim(e: dict[str, Any], f: dict[str, Any]) -> float:
     es, fs = _axes_series(e), _axes_series(f)
     if not es and not fs:
         data = 1.0
@@ -589,7 +589,7 @@ def _axes_sim(e: dict, f: dict) -> float:
     return _DATA_WEIGHT * data + (1 - _DATA_WEIGHT) * labels
 
 
-def figure_data_similarity(expected: dict, found: dict) -> float:
+def figure_data_similarity(expected: dict[str, Any], found: dict[str, Any]) -> float:
     """Similarity in [0, 1] of two figure summaries (see the module docstring).
 
     Method: colorbar axes are ignored; the remaining axes are paired greedily

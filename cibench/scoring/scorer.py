@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 from ..collector import clean_name
 from ..errors import UnknownNameError
@@ -78,7 +79,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def score_step(record: StepRecord, truth_execution: Execution,
-               truth_checks_ok: bool = True, truth_figures: list[dict] | None = None,
+               truth_checks_ok: bool = True, truth_figures: list[dict[str, Any]] | None = None,
                profile: ScoringProfile | str = "default") -> StepScore:
     """All metrics of one step, the failure category and a one-line note."""
     if isinstance(profile, str):
@@ -162,7 +163,7 @@ def _passed(kind: str, s: StepScore, data_decides: bool = False) -> bool:
     if kind == "text":
         return (s.text or 0.0) >= TEXT_PASS
     if kind == "vis":
-        return (s.vis_data if data_decides else s.vis or 0.0) >= VIS_PASS
+        return ((s.vis_data if data_decides else s.vis) or 0.0) >= VIS_PASS
     return True
 
 

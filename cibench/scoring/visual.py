@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["ssim_default", "ssim_cibench"]
 
 
-def _to_rgb_on_white(png: bytes):
+def _to_rgb_on_white(png: bytes) -> Any:  # a PIL Image (PIL is imported lazily)
     """Decode ``png`` and flatten any transparency onto white, as RGB."""
     from PIL import Image
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnknownNameError
-from ..jsonl_store import JsonlStore
-from ..records import SessionRecord
-from .aggregate import pool
+from .errors import UnknownNameError
+from .jsonl_store import JsonlStore
+from .records import SessionRecord
+from .scoring.aggregate import pool
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class VisJudge:
         return None
 
     async def _call(self, prompt: str, image_b64: str) -> str:
-        from ..agents.llm import import_litellm  # lazy: litellm costs seconds to import
+        from .agents.llm import import_litellm  # lazy: litellm costs seconds to import
         litellm = import_litellm()
         kwargs: dict[str, Any] = {
             "model": self.settings.model, "temperature": 0, "max_tokens": 16,
