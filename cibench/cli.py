@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .agents.base import AgentOptions
@@ -22,6 +22,9 @@ from .kernel import INTERRUPT_GRACE, SMALLEST_MEMORY_MB, KernelLimits, OutputCap
 from .progress import console, make_progress
 from .sandbox import SandboxOptions
 from .session import SessionSettings
+
+if TYPE_CHECKING:
+    from .runner import RunOptions
 
 log = logging.getLogger("cibench")
 
@@ -355,6 +358,41 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
                         cache=not args.no_cache)
 
 
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The RunOptions that `cibench run` builds from its parsed flags."""
+    from .runner import RunOptions
+
+    limits = KernelLimits.default(
+        jobs=args.jobs, memory_mb=-1 if args.memory_limit is None else args.memory_limit)
+    limits = dataclasses.replace(limits, cpu_seconds=args.cpu_limit or None)
+    settings = SessionSettings(limits=limits, caps=OutputCaps(), keep_scratch=args.keep_scratch,
+                               sandbox=SandboxOptions(user=args.kernel_user,
+                                                      network=not args.no_network),
+                               interrupt_grace=args.interrupt_grace)
+    return RunOptions(paths=args.paths, models=args.models or ["local"], mode=args.mode,
+                      out=args.out, oracle_dir=args.oracle_dir, attempts=args.attempts,
+                      timeout=args.timeout, scoring=args.scoring, jobs=args.jobs,
+                      run_id=args.run_id, agent=_agent_options(args), settings=settings,
+                      samples=args.samples, vis_judge=_vis_judge(args),
+                      progress=make_progress(not args.quiet))
+
+
+def parse_run_options(argv: list[str]) -> RunOptions:
+    """RunOptions from `cibench run` arguments (`["notebooks/demo", "--model", "oracle"]`), checked
+    the way the command line checks them; for notebooks and scripts driving cibench in Python."""
+    import contextlib
+    import io
+
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            args = build_parser().parse_args(["run", *argv])
+    except SystemExit:
+        raise CibenchError(said.getvalue().strip().splitlines()[-1] if said.getvalue().strip()
+                           else f"bad `cibench run` arguments: {argv}") from None
+    return run_options(args)
+
+
 RESULT_COLUMNS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                   ("text_score", "Text"), ("vis_score", "Vis"), ("check_rate", "Check"))
 
@@ -429,20 +467,7 @@ async def _main(args: argparse.Namespace) -> int:
             return 2
         return 0
     if args.command == "run":
-        limits = KernelLimits.default(
-            jobs=args.jobs, memory_mb=-1 if args.memory_limit is None else args.memory_limit)
-        limits = dataclasses.replace(limits, cpu_seconds=args.cpu_limit or None)
-        settings = SessionSettings(limits=limits, caps=OutputCaps(),
-                                   keep_scratch=args.keep_scratch,
-                                   sandbox=SandboxOptions(user=args.kernel_user,
-                                                          network=not args.no_network),
-                                   interrupt_grace=args.interrupt_grace)
-        opts = RunOptions(paths=args.paths, models=args.models or ["local"], mode=args.mode,
-                          out=args.out, oracle_dir=args.oracle_dir, attempts=args.attempts,
-                          timeout=args.timeout, scoring=args.scoring, jobs=args.jobs,
-                          run_id=args.run_id, agent=_agent_options(args), settings=settings,
-                          samples=args.samples, vis_judge=_vis_judge(args),
-                          progress=make_progress(not args.quiet))
+        opts = run_options(args)
         try:
             result = await run_benchmark(opts)
         finally:
