@@ -434,7 +434,7 @@ async def _main(args: argparse.Namespace) -> int:
         from . import kernel_env
         return await asyncio.to_thread(kernel_env.main, args)
     from .preflight import preflight_tasks
-    from .runner import RunOptions, prepare_truth, rescore, run_benchmark
+    from .runner import prepare_truth, rescore, run_benchmark
     from .task import load_tasks
 
     if args.command == "validate":
