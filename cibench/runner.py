@@ -28,7 +28,7 @@ from ._version import __version__
 from .agents.base import Agent, AgentOptions, make_agent
 from .collector import clean_name
 from .errors import CibenchError, GroundTruthError, RunDirError
-from .fastcheck import ForkPool, build_truth_fast, eligible, run_fast_session, truth_eligible
+from .fastcheck import ForkPool, build_truth_fast, truth_eligible
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import (
     GroundTruth,
@@ -39,8 +39,9 @@ from .groundtruth import (
     truth_path,
     truth_sha256,
 )
-from .notebook import read_session, write_session
+from .notebook import read_session
 from .paths import model_slug, record_path, sample_path, session_path
+from .pipeline import judge_and_write, rescore_record, run_scored
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
 from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
@@ -49,9 +50,8 @@ from .sandbox import check_available
 from .scoring.aggregate import pool
 from .scoring.sampled import pass_at_k_table
 from .scoring.scorer import NO_ANSWER
-from .session import SessionSettings, run_session, score_session
+from .session import SessionSettings
 from .task import Task, load_tasks
-from .vis_judge import judge_session
 
 log = logging.getLogger(__name__)
 
@@ -232,15 +232,10 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
         async with sem:
             log.info("%s %s%s: running (%s)", model, task.id, label, opts.mode)
             truth = truths[task.id]
-            if pool is not None and eligible(task, agent, opts.mode):
-                record = await run_fast_session(task, agent, truth, config, pool)
-            else:
-                record = await run_session(task, agent, truth, config, opts.settings)
-            await judge_session(record, out)
-        # written outside the semaphore, in a thread: the notebook's fsync then overlaps the
-        # next session's work (it is most of the time of a fast-path session)
-        expected = {s.index: s.execution for s in truth.steps}
-        await asyncio.to_thread(write_session, path, record, expected)
+            record = await run_scored(task, agent, truth, config, opts.settings, pool)
+        # written outside the semaphore (judge_and_write writes in a thread): the notebook's
+        # fsync then overlaps the next session's work (most of a fast-path session's time)
+        await judge_and_write(record, truth, path, out)
         log.info("%s %s%s: %s %s", model, task.id, label, record.status,
                  json.dumps(record.scores))
         opts.progress.session_done(record)
@@ -480,9 +475,7 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
     records = []
     for path, record, truth in loaded:
         if truth is not None:
-            score_session(record, truth)
-            await judge_session(record, out)
-            write_session(path, record, {s.index: s.execution for s in truth.steps})
+            await rescore_record(record, truth, path, out)
         records.append(record)
     if not records:
         raise RunDirError("no session notebooks found", path=out)
