@@ -93,10 +93,8 @@ def other_users_can_run_kernel() -> bool:
                 capture_output=True, text=True, check=False, cwd="/", timeout=60)
             ok = done.returncode == 0
             if not ok:
-                log.warning("kernels run as the invoking user: another uid cannot run %s "
-                            "(make the Python installation world-readable for per-session "
-                            "uids, or `cibench kernel install`; --kernel-user off silences "
-                            "this)", python)
+                log.info("another uid cannot run %s: %s", python,
+                         (done.stderr.strip().splitlines() or ["no output"])[-1])
         _probe[python] = ok
     return _probe[python]
 
@@ -335,4 +333,33 @@ def check_available(options: SandboxOptions) -> None:
             raise SandboxError(f"--kernel-user {options.user}: switching user needs root",
                                hint="use --kernel-user off")
         _resolve_user(options.user)  # no such user: refused before anything is written
+    if options.user == "auto":
+        _check_auto_user()
     _checked[options] = None
+
+
+_told_same_user = False
+
+
+def _check_auto_user() -> None:
+    """`--kernel-user auto` never degrades silently. As root it needs a kernel Python that a
+    per-session uid can run, else the run is refused; without root (no uid to switch to) kernels
+    run as the invoking user, which is said once."""
+    global _told_same_user
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            raise SandboxError("--kernel-user auto needs `setpriv` (util-linux) to run each kernel "
+                               "as a uid of its own", hint="install util-linux, or pass "
+                               "--kernel-user off to run model code as root knowingly")
+        if not other_users_can_run_kernel():
+            raise SandboxError(f"--kernel-user auto: a per-session uid cannot run the kernel's "
+                               f"Python {kernel_python()} (it sits in a folder only root may read)",
+                               hint="run `cibench kernel install` (it builds a kernel environment "
+                                    "every uid can run), or pass --kernel-user off to run model "
+                                    "code as root knowingly")
+        return
+    if not _told_same_user:
+        _told_same_user = True
+        log.warning("kernels run as your own user (not root: no uid to switch to): model code can "
+                    "read and write what you can, this process's environment (API keys) "
+                    "included; docs/sandbox.md")

@@ -483,3 +483,29 @@ async def test_memory_limit_covers_the_whole_process_tree(tmp_path, user):
     assert first.status == "died" and "over the 2048 MiB memory limit" in first.note, first
     assert "survived" not in first.stdout()
     assert tries[1].execution.ok and result.summary["results"][0]["metrics"]["num_acc"] == 100.0
+
+
+# -- 1. --kernel-user auto never degrades silently --------------------------------------------
+
+@pytest.mark.skipif(not IS_ROOT, reason="the per-session uid exists only when cibench runs as root")
+def test_auto_user_refuses_a_kernel_python_other_uids_cannot_run(tmp_path):
+    """A kernel Python only root can run (a venv in a 0700 folder on most systems) used to make
+    `auto` fall back to running model code as root. It must refuse, say how to fix it, and write
+    nothing. The Python here is a wrapper that refuses every uid but root, so the test does not
+    depend on how this machine's file system treats 0700 folders."""
+    python = tmp_path / "root-only-python"
+    python.write_text(f'#!/bin/sh\n[ "$(id -u)" = 0 ] || exit 1\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    write_task(tmp_path / "suite", "one", [NUM_STEP])
+    env = {**os.environ, "CIBENCH_KERNEL_PYTHON": str(python)}
+    base = [*CLI, "-q", "run", str(tmp_path / "suite"), "--model", "oracle", "--out",
+            str(tmp_path / "run"), "--oracle-dir", str(tmp_path / "o"), "--no-report"]
+    done = subprocess.run(base, capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "--kernel-user auto: a per-session uid cannot run the kernel's Python" in line
+    assert "cibench kernel install" in line and "--kernel-user off" in line
+    assert not (tmp_path / "run").exists()
+    knowingly = subprocess.run([*base, "--kernel-user", "off"], capture_output=True, text=True,
+                               timeout=180, env=env)
+    assert knowingly.returncode == 0, knowingly.stderr[-1500:]
