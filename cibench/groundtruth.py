@@ -22,11 +22,14 @@ from .execute import collect_figures
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .kernel_env import kernel_fingerprint
-from .records import SCHEMA_VERSION, Execution
+from .records import Execution
 from .scoring.numeric import parse_numbers
 from .task import Task
 
 log = logging.getLogger(__name__)
+
+#: oracle/<task>.json: ground truth of another version is rebuilt, never misread
+TRUTH_SCHEMA_VERSION = 1
 
 REFERENCE_TIMEOUT = 120.0  # CIBench gives reference code 120 s
 
@@ -48,7 +51,7 @@ class TruthStep(BaseModel):
 
 
 class GroundTruth(BaseModel):
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = TRUTH_SCHEMA_VERSION
     task_id: str
     source_sha256: str
     environment: dict[str, str]
@@ -74,15 +77,20 @@ def load_truth(oracle_dir: Path, task_id: str) -> GroundTruth | None:
     if not path.is_file():
         return None
     try:
-        return GroundTruth.model_validate_json(path.read_text())
+        truth = GroundTruth.model_validate_json(path.read_text())
     except (ValidationError, json.JSONDecodeError) as exc:
         log.warning("%s: unreadable ground truth (%s); it will be rebuilt", path,
                     str(exc).splitlines()[0])
         return None
+    if truth.schema_version != TRUTH_SCHEMA_VERSION:
+        log.warning("%s: ground truth version %s, this cibench reads version %d; it will be "
+                    "rebuilt", path, truth.schema_version, TRUTH_SCHEMA_VERSION)
+        return None
+    return truth
 
 
 def is_current(truth: GroundTruth | None, task: Task) -> bool:
-    return (truth is not None and truth.schema_version == SCHEMA_VERSION
+    return (truth is not None and truth.schema_version == TRUTH_SCHEMA_VERSION
             and truth.source_sha256 == task.sha256
             and truth.environment == environment_fingerprint())
 

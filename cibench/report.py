@@ -25,12 +25,14 @@ from .collector import clean_name
 from .errors import RunDirError
 from .fsutil import atomic_write_json, atomic_write_text, check_folder_arg
 from .notebook import read_session
-from .records import SCHEMA_VERSION, SessionRecord, StepRecord
+from .records import SessionRecord, StepRecord
 from .rundir import session_paths
 from .scoring.aggregate import pool
 from .scoring.sampled import pass_at_k_table, sample_of
 
 log = logging.getLogger(__name__)
+
+REPORT_SCHEMA_VERSION = 1  # report.json
 
 LEADERBOARD_METRICS = (("tool_rate", "Tool"), ("exec_rate", "Exe"), ("num_acc", "Num"),
                        ("text_score", "Text"), ("vis_score", "Vis"))
@@ -150,7 +152,7 @@ def build_report(run_dirs: list[Path]) -> dict[str, Any]:
     sessions = sorted((session_entry(p, r) for p, r in found),
                       key=lambda e: (e["model"], e["mode"], e["scoring"], e["task_id"],
                                      e["sample"] or 0))
-    return {"schema_version": SCHEMA_VERSION, "runs": [str(p) for p in run_dirs],
+    return {"schema_version": REPORT_SCHEMA_VERSION, "runs": [str(p) for p in run_dirs],
             "rows": rows, "leaderboard": leaderboard(rows), "sessions": sessions}
 
 

@@ -44,7 +44,7 @@ from .paths import model_slug, record_path, sample_path, session_path
 from .pipeline import judge_and_write, rescore_record, run_scored
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
-from .records import SCHEMA_VERSION, RunConfig, SessionRecord, Usage
+from .records import RunConfig, SessionRecord, Usage
 from .rundir import collect_sessions, session_paths
 from .sandbox import check_available
 from .scoring.aggregate import pool
@@ -54,6 +54,10 @@ from .session import SessionSettings
 from .task import Task, load_tasks
 
 log = logging.getLogger(__name__)
+
+#: each artifact has its own version (bumping one never invalidates the others)
+MANIFEST_SCHEMA_VERSION = 1  # OUT/run.json
+SUMMARY_SCHEMA_VERSION = 1  # OUT/summary.json
 
 REPLAY_PROTOCOL = "replay"  # agents/replay.py: answers read from a file
 
@@ -107,6 +111,11 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
         if not isinstance(old, dict):
             raise RunDirError("run manifest is not a JSON object", path=path,
                               hint="use another --out")
+        if old.get("schema_version") != MANIFEST_SCHEMA_VERSION:
+            raise RunDirError(f"run manifest version {old.get('schema_version')!r}, this cibench "
+                              f"writes version {MANIFEST_SCHEMA_VERSION}", path=path,
+                              hint="use another --out (a run folder is resumed only by the "
+                                   "cibench version that made it)")
         for key in RESUME_KEYS:
             if old.get(key) != wanted[key]:
                 raise RunDirError(f"this folder holds a run with {key}={old.get(key)!r}, not "
@@ -115,7 +124,7 @@ def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
         models = sorted(set(old.get("models", [])) | set(opts.models))
         atomic_write_json(path, {**old, "models": models, "resumed": time.time()})
         return str(old.get("run_id", run_id))
-    atomic_write_json(path, {"schema_version": SCHEMA_VERSION, "run_id": run_id,
+    atomic_write_json(path, {"schema_version": MANIFEST_SCHEMA_VERSION, "run_id": run_id,
                              "cibench_version": __version__, "models": opts.models,
                              "tasks": opts.paths, "protocol": opts.agent.protocol,
                              "samples": opts.samples, "vis_judge": opts.vis_judge,
@@ -278,7 +287,7 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
                                samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
             if sampled.get("skipped"):  # generations CRUXEval leaves out before counting
                 results[-1]["cruxeval_skipped"] = sampled["skipped"]
-    return {"schema_version": SCHEMA_VERSION, "results": results}
+    return {"schema_version": SUMMARY_SCHEMA_VERSION, "results": results}
 
 
 def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:

@@ -159,3 +159,29 @@ async def test_ground_truth_keeps_the_data_of_a_large_figure(tmp_path):
     (figure,) = truth.steps[0].figure_data
     assert len(json.dumps(figure)) > 100_000
     assert len(figure["axes"][0]["lines"]) == 6
+
+
+@pytest.mark.kernel
+async def test_ground_truth_of_another_version_is_rebuilt_not_misread(tmp_path):
+    from cibench.groundtruth import TRUTH_SCHEMA_VERSION, load_truth, truth_path
+
+    task = load_task(write_task(tmp_path / "suite", "one", SMALL_STEPS[:1], data=SMALL_DATA))
+    truth = await ensure_truth(task, tmp_path / "oracle")
+    path = truth_path(tmp_path / "oracle", task.id)
+    data = json.loads(path.read_text())
+    data["schema_version"] = TRUTH_SCHEMA_VERSION + 1
+    path.write_text(json.dumps(data))
+    assert load_truth(tmp_path / "oracle", task.id) is None
+    rebuilt = await ensure_truth(task, tmp_path / "oracle")
+    assert rebuilt.schema_version == TRUTH_SCHEMA_VERSION and rebuilt.created >= truth.created
+    assert [s.execution.outputs for s in rebuilt.steps] == [s.execution.outputs for s in truth.steps]
+
+
+def test_a_run_folder_of_another_manifest_version_is_refused(tmp_path):
+    write_task(tmp_path / "suite", "one", SMALL_STEPS[:1], data=SMALL_DATA)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"schema_version": 99, "mode": "e2e"}))
+    done = _cli("run", str(tmp_path / "suite"), "--model", "oracle", "--out", "run",
+                "--oracle-dir", "oracle", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "run manifest version 99" in done.stderr and "use another --out" in done.stderr
