@@ -116,6 +116,28 @@ def _kernel_user(text: str) -> str:
     return text
 
 
+def _registered(kind: str, lookup: Callable[[str], Any]) -> Callable[[str], str]:
+    """An argparse type: a name its registry knows (built-ins and installed plugins)."""
+    def check(text: str) -> str:
+        try:
+            lookup(text)
+        except CibenchError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+        return text
+    check.__name__ = kind
+    return check
+
+
+def _scoring(text: str) -> str:
+    from .scoring.scorer import get_profile
+    return _registered("scoring profile", get_profile)(text)
+
+
+def _protocol(text: str) -> str:
+    from .agents.protocols import get_protocol
+    return _registered("protocol", get_protocol)(text)
+
+
 def _vis_judge_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("vision judge (docs/scoring.md)")
     group.add_argument("--vis-judge", metavar="MODEL",
@@ -214,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_ranged(float, 0, 7 * 24 * 3600, low_open=True),
                      default=60.0,
                      help="seconds per cell before it is interrupted (default 60)")
-    run.add_argument("--scoring", choices=["default", "cibench"], default="default",
+    run.add_argument("--scoring", type=_scoring, default="default",
                      help="scoring profile (see docs/scoring.md)")
     run.add_argument("--jobs", type=_ranged(int, 1, 1024), default=2,
                      help="tasks run at once, each in its own kernel (default 2)")
@@ -239,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true",
                      help="don't write the HTML report into OUT/report/ at the end")
     llm = run.add_argument_group("model calls")
-    llm.add_argument("--protocol", choices=["react", "tools", "markdown"], default="react",
+    llm.add_argument("--protocol", type=_protocol, default="react",
                      help="how the conversation is shown to the model (default react)")
     llm.add_argument("--api-base", help="OpenAI-compatible server URL, e.g. http://host/v1")
     llm.add_argument("--api-key-env", metavar="VAR",
@@ -269,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="re-score a run folder without a model or kernel")
     score.add_argument("run_dir", type=Path)
-    score.add_argument("--scoring", choices=["default", "cibench"],
+    score.add_argument("--scoring", type=_scoring,
                        help="profile to score with (default: the run's own)")
     score.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
     _vis_judge_args(score)
@@ -281,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out-root", type=Path, default=Path("sessions/batch"),
                        help="one run folder per mode below this (default sessions/batch)")
     batch.add_argument("--oracle-dir", type=Path, default=Path("oracle"))
-    batch.add_argument("--scoring", choices=["default", "cibench"], default="default")
+    batch.add_argument("--scoring", type=_scoring, default="default")
     batch.add_argument("--report", type=Path, default=Path("reports/out/batch"))
     batch.add_argument("--executed", type=Path, default=Path("reports/out/batch.ipynb"),
                        help="where the executed batch notebook goes")

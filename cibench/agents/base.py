@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import UnknownNameError
 from ..paths import model_slug  # noqa: F401  (re-exported)
 from ..records import Reply, Turn
+from ..registry import Registry
 from ..task import Step, Task
 
 
@@ -80,15 +81,24 @@ def register_fallback(factory: AgentFactory) -> AgentFactory:
     return factory
 
 
+#: exact model names: the built-ins and `cibench.agents` entry points; an entry point whose name
+#: ends with ":" (e.g. `mybackend:`) serves every model name that starts with it
+AGENTS: Registry[AgentFactory] = Registry("model", _REGISTRY)
+
+
 def known_agents() -> list[str]:
-    return sorted(_REGISTRY) + sorted(f"{p}..." for p in _PREFIXES)
+    names = AGENTS.names()
+    return [n for n in names if not n.endswith(":")] + sorted(
+        f"{p}..." for p in {*_PREFIXES, *(n for n in names if n.endswith(":"))})
 
 
 def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
     options = options or AgentOptions()
-    if model in _REGISTRY:
-        return _REGISTRY[model](model, options)
-    for prefix, factory in _PREFIXES.items():
+    exact = AGENTS.find(model)
+    if exact is not None and not model.endswith(":"):
+        return exact(model, options)
+    prefixes = {**{n: AGENTS.get(n) for n in AGENTS.names() if n.endswith(":")}, **_PREFIXES}
+    for prefix, factory in prefixes.items():
         if model.startswith(prefix):
             return factory(model, options)
     if _FALLBACK:

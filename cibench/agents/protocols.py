@@ -25,8 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UnknownNameError
 from ..records import Reply, Turn
+from ..registry import Registry
 from ..task import Task
 from .base import AgentOptions
 from .extract import extract_code, strip_code
@@ -340,9 +340,9 @@ PROTOCOLS: dict[str, type[Protocol]] = {
     "react": ReactProtocol, "tools": ToolsProtocol, "markdown": MarkdownProtocol}
 
 
+#: the built-ins above and `cibench.protocols` entry points (cibench/registry.py)
+PROTOCOL_REGISTRY: Registry[type[Protocol]] = Registry("protocol", PROTOCOLS, hint="pass --protocol")
+
+
 def get_protocol(name: str) -> Protocol:
-    try:
-        return PROTOCOLS[name]()
-    except KeyError:
-        raise UnknownNameError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}",
-                               hint="pass --protocol") from None
+    return PROTOCOL_REGISTRY.get(name)()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import UnknownNameError
+from ..registry import Registry
 from .common import ImportOptions, ImportReport, Skipped
 
 
@@ -35,15 +35,13 @@ def _registry() -> dict[str, Importer]:
     return {imp.name: imp for imp in found}
 
 
-IMPORTERS: dict[str, Importer] = _registry()
+#: the built-ins and `cibench.importers` entry points (classes, instantiated on use)
+IMPORTERS: Registry[Importer] = Registry("importer", _registry(), hint="cibench import --help")
 
 
 def get_importer(name: str) -> Importer:
-    try:
-        return IMPORTERS[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown importer {name!r}; known: {', '.join(sorted(IMPORTERS))}",
-                               hint="cibench import --help") from None
+    found = IMPORTERS.get(name)
+    return found() if isinstance(found, type) else found
 
 
 def import_suite(kind: str, src: str | Path, opts: ImportOptions) -> ImportReport:

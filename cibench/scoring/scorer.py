@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..collector import clean_name
-from ..errors import UnknownNameError
 from ..records import Execution, StepRecord, StepScore
+from ..registry import Registry
 from .figure_data import figure_data_similarity
 from .numeric import num_match, num_match_cibench
 from .text import text_score, text_score_cibench
@@ -47,12 +47,13 @@ PROFILES = {
 }
 
 
+#: the built-ins above and `cibench.scoring_profiles` entry points (cibench/registry.py)
+PROFILE_REGISTRY: Registry[ScoringProfile] = Registry("scoring profile", PROFILES,
+                                                      hint="pass --scoring")
+
+
 def get_profile(name: str) -> ScoringProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown scoring profile {name!r}; known: "
-                               f"{', '.join(sorted(PROFILES))}") from None
+    return PROFILE_REGISTRY.get(name)
 
 
 def _failure_of(execution: Execution) -> str:
