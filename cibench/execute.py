@@ -3,15 +3,19 @@
 Ground truth and sessions once collected plotted figure data under different output caps (the
 default 100,000 characters against 20 million), so a figure with a few thousand points had data
 in the session but none in the ground truth, and its figure-data score silently fell back to
-SSIM. Both now collect through `collect_figures`.
+SSIM. Both now collect through `collect_figures`. Hidden check cells run through `run_check`
+for both as well.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import logging
 from typing import Any
 
 from .kernel import KernelSession, OutputCaps
+from .records import Execution
 from .scoring.figure_data import COLLECT_CODE, parse_collected
 
 log = logging.getLogger(__name__)
@@ -29,3 +33,45 @@ async def collect_figures(kernel: KernelSession) -> list[dict[str, Any]]:
         log.warning("figure data cut at %d characters: the figure-data score falls back to SSIM",
                     HELPER_CAPS.text_chars)
     return parse_collected(out.stdout())
+
+
+#: builtins through which code reads the namespace it runs in
+NAMESPACE_READERS = {"globals", "locals", "vars", "dir", "eval", "exec", "get_ipython",
+                     "__builtins__", "__import__"}
+
+
+def reads_kernel_state(code: str) -> bool:
+    """Whether a check cell needs the session's kernel: it reads a name it does not bind itself
+    (a variable the model's step should have defined), or it is not plain Python (magics).
+    A check that binds everything it reads (`import pandas as _pd; assert ... _pd.read_csv(...)`)
+    needs only the files, and runs in a fresh process the model's code never touched."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return True
+    bound: set[str] = set()
+    loaded: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            bound.add(node.name)
+    if loaded & NAMESPACE_READERS or "__main__" in bound:
+        return True  # reads the kernel's namespace indirectly (globals().get('x'), eval, ...)
+    return bool(loaded - bound - set(dir(builtins)))
+
+
+async def run_check(kernel: KernelSession, code: str) -> Execution:
+    """A hidden check cell: in a fresh process (same uid, limits and folder) when it reads only
+    files, so nothing the model did to the kernel can make it pass; else in the kernel."""
+    if reads_kernel_state(code):
+        return await kernel.execute(code, store_history=False)
+    return await kernel.run_detached(code)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import GroundTruthError, RunDirError
-from .execute import collect_figures
+from .execute import collect_figures, run_check
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .kernel_env import kernel_fingerprint
@@ -133,7 +133,7 @@ async def build_truth(task: Task, *, limits: KernelLimits | None = None,
                                            step=step.index, hint="fix the reference or the type")
                 checks = []
                 for code in step.checks:
-                    check = await kernel.execute(code, store_history=False)
+                    check = await run_check(kernel, code)
                     if not check.ok:
                         raise GroundTruthError(f"check cell fails on the reference: "
                                                f"{_describe(check)}", path=task.path,

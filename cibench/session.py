@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
-from .execute import collect_figures
+from .execute import collect_figures, reads_kernel_state
 from .fsutil import make_sandbox_dirs, remove_tree
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
 from .kernel import (
@@ -182,7 +182,10 @@ class _Replayer:
                 self.history.append(Turn(role="assistant", text=GIVE_UP_REPLY, step=step.index))
         if step.checks:
             record.check_code = "\n\n".join(step.checks)
-            record.check = await self.execute(record.check_code)
+            # a check that reads only files runs in a fresh process (execute.run_check)
+            record.check = (await self.execute(record.check_code)
+                            if reads_kernel_state(record.check_code)
+                            else await self.kernel.run_detached(record.check_code))
         if self.config.mode == "oracle":
             self.replay.append((step.index, step.reference))
             await self.kernel.reseed(step.index)

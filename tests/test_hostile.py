@@ -509,3 +509,40 @@ def test_auto_user_refuses_a_kernel_python_other_uids_cannot_run(tmp_path):
     knowingly = subprocess.run([*base, "--kernel-user", "off"], capture_output=True, text=True,
                                timeout=180, env=env)
     assert knowingly.returncode == 0, knowingly.stderr[-1500:]
+
+
+# -- 2. a file check cannot be rigged through the kernel ----------------------------------------
+
+FILE_STEP = {"type": "check", "instruction": "Save a table with a revenue column to revenue.csv.",
+             "code": "import pandas as pd\npd.DataFrame({'revenue': [1.0, 2.0]}).to_csv('revenue.csv', "
+                     "index=False)",
+             "checks": ["import pandas as _pd\n_out = _pd.read_csv('revenue.csv')\n"
+                        "assert list(_out.columns) == ['revenue'] and len(_out) == 2"]}
+# patches pandas inside the kernel through exec (invisible to the static scan) and writes nothing
+RIGGED = ("exec(\"import pandas as p\\np.read_csv = lambda *a, **k: "
+          "p.DataFrame({'revenue': [1.0, 2.0]})\")")
+
+
+def test_which_checks_read_kernel_state():
+    from cibench.execute import reads_kernel_state
+
+    assert reads_kernel_state("assert x == 1") and reads_kernel_state("assert df.shape[0] == 3")
+    assert reads_kernel_state("%ls")  # IPython syntax: only the kernel can run it
+    assert reads_kernel_state("assert globals().get('final_answer') == 6")
+    assert reads_kernel_state("import __main__\nassert __main__.x")
+    assert not reads_kernel_state(FILE_STEP["checks"][0])
+    assert not reads_kernel_state("from pathlib import Path\nassert Path('a.png').stat().st_size")
+    assert not reads_kernel_state("def _f(a):\n    return [i for i in range(a)]\nassert _f(2)")
+
+
+async def test_a_file_check_runs_where_the_model_cannot_rig_it(tmp_path):
+    result = await run_hostile(tmp_path, [FILE_STEP], {1: [RIGGED]})
+    row = result.summary["results"][0]
+    assert row["metrics"]["check_rate"] == 0.0, row
+    record, _ = attempts(tmp_path)
+    check = record.steps[0].check
+    assert check.status == "error" and check.error_name == "FileNotFoundError"
+    assert "fresh process" in check.note
+    # the honest answer still passes, and ground truth was built the same way
+    honest = await run_hostile(tmp_path, [FILE_STEP], {}, out="honest")
+    assert honest.summary["results"][0]["metrics"]["check_rate"] == 100.0
