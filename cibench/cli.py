@@ -236,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true",
                      help="don't write the HTML report into OUT/report/ at the end")
     llm = run.add_argument_group("model calls")
-    llm.add_argument("--protocol", choices=["react", "tools", "markdown"], default="react",
+    llm.add_argument("--protocol", choices=["react", "tools", "markdown", "cibench"],
+                     default="react",
                      help="how the conversation is shown to the model (default react)")
     llm.add_argument("--api-base", help="OpenAI-compatible server URL, e.g. http://host/v1")
     llm.add_argument("--api-key-env", metavar="VAR",

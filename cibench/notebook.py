@@ -18,9 +18,10 @@ import nbformat
 from nbformat.v4 import new_notebook
 
 from .collector import clean_name
-from .errors import RunDirError
+from .errors import RunDirError, SchemaVersionError
 from .fsutil import atomic_write_text
 from .records import (
+    SCHEMA_VERSION,
     Attempt,
     Execution,
     Reply,
@@ -338,8 +339,10 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def read_session(path: str | Path) -> SessionRecord:
-    """Rebuild the `SessionRecord` a session notebook was rendered from."""
+def read_session(path: str | Path, *, any_schema: bool = False) -> SessionRecord:
+    """Rebuild the `SessionRecord` a session notebook was rendered from. A notebook of another
+    schema version is refused (SchemaVersionError) unless `any_schema` (reports and exports
+    read its stored scores and answers; they never score it again)."""
     path = Path(path)
     try:
         nb = nbformat.read(path, as_version=4)
@@ -350,6 +353,11 @@ def read_session(path: str | Path) -> SessionRecord:
     except Exception as exc:  # not JSON, not a notebook, or not one of ours
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RunDirError(f"not a cibench session notebook ({reason})", path=path) from exc
+    if record.schema_version != SCHEMA_VERSION and not any_schema:
+        raise SchemaVersionError(
+            f"recorded by another cibench (session schema {record.schema_version}, this one "
+            f"reads {SCHEMA_VERSION}: kernel message boundaries and output tails are missing); "
+            "re-run it with `cibench run`", path=path)
     step: StepRecord | None = None
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))
