@@ -105,13 +105,13 @@ async def test_a_warning_on_stderr_before_the_answer_is_what_cibench_scores(kern
 
 async def test_a_display_before_the_printed_answer(kernel) -> None:
     # display_data text (no PNG) is a block; it comes first, so text_step scores the table
-    reference = "print('the mean is 2.0')"
+    reference = "print('the mean is two')"
     answer = ("import pandas as pd\nfrom IPython.display import display\n"
-              "display(pd.DataFrame({'a': [1, 2, 3]}))\nprint('the mean is 2.0')")
+              "display(pd.DataFrame({'a': [1, 2, 3]}))\nprint('the mean is two')")
     truth, found, cib, default = await _score(kernel, "text", reference, answer)
     table = next(o for o in found.outputs if o["output_type"] == "display_data")
     assert text_answer(interpreter_text(found)) == table["data"]["text/plain"]
-    assert cib.text == pytest.approx(rouge1("the mean is 2.0\n", table["data"]["text/plain"]))
+    assert cib.text == pytest.approx(rouge1("the mean is two\n", table["data"]["text/plain"]))
     assert cib.text == 0.0
     assert default.text is not None and default.text > cib.text
 
