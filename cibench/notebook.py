@@ -231,6 +231,8 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
             reply = attempt.reply.model_dump(mode="json")
             if not reply.get("no_answer"):
                 reply.pop("no_answer", None)  # only replayed answer files set it
+            if reply.get("format_error") is None:
+                reply.pop("format_error", None)  # only the `cibench` protocol sets it
             label = _attempt_label(step, attempt, record.run.attempts)
             prose = _prose(attempt.reply)
             if attempt.execution is None and not prose:
