@@ -285,7 +285,7 @@ async def test_session_turns_as_cireact(tmp_path: Path) -> None:
 
 # -- records: schema version ------------------------------------------------------------------
 
-def test_a_session_of_the_old_schema_is_refused(tmp_path: Path) -> None:
+def test_a_session_of_the_old_schema_is_refused(tmp_path: Path, capsys) -> None:
     from cibench.records import SessionRecord, TaskRef
     session = SessionRecord(run=RunConfig(run_id="t", model="m"),
                             task=TaskRef(id="s/t", path="t.ipynb", sha256="0"))
@@ -297,6 +297,16 @@ def test_a_session_of_the_old_schema_is_refused(tmp_path: Path) -> None:
         read_session(path)
     assert "re-run" in str(err.value) and "\n" not in str(err.value)
     assert read_session(path, any_schema=True).schema_version == 1
+    # `cibench score` on such a run: one line saying to re-run, exit 2, nothing rewritten
+    run = tmp_path / "run"
+    (run / "m" / "s").mkdir(parents=True)
+    (run / "m" / "s" / "t.ipynb").write_text(path.read_text())
+    from cibench.cli import main as cli_main
+    before = (run / "m" / "s" / "t.ipynb").read_text()
+    assert cli_main(["score", str(run), "--scoring", "cibench"]) == 2
+    assert (run / "m" / "s" / "t.ipynb").read_text() == before
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "re-run it" in lines[0], lines
 
 
 # -- a large figure's data reaches ground truth and is scored --------------------------------
