@@ -136,7 +136,9 @@ def _no_html(text: str) -> str:
 def _attempt_label(step: StepRecord, attempt: Any, attempts_allowed: int) -> str:
     ex = attempt.execution
     if ex is None:
-        outcome = "final answer, no code" if attempt.reply.final else "no code"
+        outcome = "final answer, no code" if attempt.reply.final else \
+            f"format error, sent back: {_clean(attempt.reply.format_error)}" \
+            if attempt.reply.format_error else "no code"
     elif ex.ok:
         outcome = "ran"
     elif ex.status == "error":

@@ -122,6 +122,9 @@ def score_step(record: StepRecord, truth_execution: Execution,
         notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
     elif kind == "vis":
         expected_imgs = truth_execution.images()
+        if profile.opencompass:  # load_experiment: only a display_data PNG is a target
+            target = reference_target(truth_execution)
+            expected_imgs = [target] if target is not None and target in expected_imgs else []
         found_imgs = final.images() if ran and final else []
         if expected_imgs and found_imgs:
             score.vis = profile.ssim(_decode(expected_imgs[0]), _decode(found_imgs[0]))
