@@ -23,6 +23,7 @@ from cibench.agents.protocols import (
     NO_ACTION,
     CibenchProtocol,
     RawReply,
+    ReactProtocol,
 )
 from cibench.errors import SchemaVersionError
 from cibench.groundtruth import ensure_truth
@@ -226,6 +227,13 @@ def test_lagent_parse_rules() -> None:
     assert parse("Action: IPythonInterpreter\nAction Input: ```python\nx = 1\n```").code == \
         "x = 1\n"
     assert parse("Action: IPythonInterpreter\nAction Input: ``").code == ""
+    # `react` (default) departs: the action before Final Answer runs, a fenced block runs, a
+    # reply without code ends the step (no format error, no turn spent on it)
+    react = ReactProtocol()
+    assert react.parse({"content": both.text}).code == "print(1)\n"
+    assert react.parse({"content": fenced.text}).code == "print(1)\n"
+    prose = react.parse({"content": "I think the answer is 1."})
+    assert prose.final and prose.format_error is None
 
 
 class _Raw:
