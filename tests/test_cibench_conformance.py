@@ -18,6 +18,7 @@ from rouge_score import rouge_scorer
 
 from cibench.agents.base import AgentOptions
 from cibench.agents.protocols import (
+    CIREACT_GIVE_UP,
     EMPTY_CODE,
     INVALID_ACTION,
     NO_ACTION,
@@ -262,7 +263,9 @@ class _Raw:
 async def test_session_turns_as_cireact(tmp_path: Path) -> None:
     path = write_task(tmp_path / "suite", "loop", [
         {"type": "num", "instruction": "Print 6.", "code": "print(6)"},
-        {"type": "num", "instruction": "Print 7.", "code": "print(7)"}])
+        {"type": "num", "instruction": "Print 7.", "code": "print(7)"},
+        {"type": "num", "instruction": "Print 8.", "code": "print(8)"},
+        {"type": "num", "instruction": "Print 9.", "code": "print(9)"}])
     task = load_task(path)
     truth = await ensure_truth(task, tmp_path / "oracle")
     agent = _Raw([
@@ -270,11 +273,13 @@ async def test_session_turns_as_cireact(tmp_path: Path) -> None:
         "Action: IPythonInterpreter\nAction Input: ``",                 # empty code: failed call
         "Thought: t\nAction: IPythonInterpreter\nAction Input: ```python\nprint(6)\n```",
         "Action: IPythonInterpreter\nAction Input: ```python\nprint(7)\n```\nFinal Answer: 7",
+        "8", "It is 8.", "```python\nprint(8)\n```",                    # three format errors
+        "Action: IPythonInterpreter\nAction Input: ```python\nprint(9)\n```",
     ])
     config = RunConfig(run_id="t", model="canned", protocol="cibench", attempts=3,
                        scoring="cibench")
     record = await run_session(task, agent, truth, config)
-    one, two = record.steps
+    one, two, three, four = record.steps
     assert [a.execution is not None for a in one.attempts] == [False, True, True]
     assert one.attempts[0].reply.format_error == NO_ACTION
     assert one.score is not None and one.score.tool == 1.0 and one.score.num == 1.0
@@ -289,6 +294,14 @@ async def test_session_turns_as_cireact(tmp_path: Path) -> None:
     step2 = agent.prompts[3]
     assert [m["role"] for m in step2] == ["system", "user", "assistant", "user", "user"]
     assert step2[3]["content"] == "Response:stdout:\n\n```\n6\n\n```\n"
+    # step 3 spends its three turns on format errors and gives up; step 2 shows its final
+    # answer as a response, step 3 CIReAct's default response
+    assert three.gave_up and len(three.attempts) == 3 and three.score is not None
+    assert three.score.tool == 0.0 and four.score is not None and four.score.num == 1.0
+    step4 = agent.prompts[-1]
+    contents = [m["content"] for m in step4]
+    assert "Response: 7\n" in contents
+    assert contents[contents.index("Response: 7\n") + 2] == CIREACT_GIVE_UP
 
 
 # -- records: schema version ------------------------------------------------------------------

@@ -349,6 +349,8 @@ class MarkdownProtocol(Protocol):
 NO_ACTION = "Please follow the format"
 INVALID_ACTION = "The action is invalid, please check the action name."
 EMPTY_CODE = "The input code is empty. Please follow the format."
+#: CIReAct.chat's `default_response` when its turns run out (kept in the session history)
+CIREACT_GIVE_UP = "对不起，我无法回答你的问题"
 _LAGENT_ACTION_RE = re.compile("Action:(.*?)\n")
 _LAGENT_ARGS_RE = re.compile("Action Input:(.*)", re.DOTALL)
 _OC_TRIPLE_RE = re.compile(r"```[^\n]*\n(.+?)```", re.DOTALL)
@@ -465,10 +467,12 @@ def session_history(history: list[Turn]) -> list[Turn]:
             out.extend(rest[ok[-1] - 1:ok[-1] + 1])
         elif rest and rest[-1].role == "assistant":
             last = rest[-1]
-            out.append(last)
             if "Final Answer:" in (last.text or ""):
+                out.append(last)
                 out.append(Turn(role="tool", text=last.text.split("Final Answer:")[-1],
                                 step=step))
+            else:  # the turns ran out: CIReAct keeps its default response
+                out.append(last.model_copy(update={"text": CIREACT_GIVE_UP, "code": None}))
         else:
             out.extend(rest)
     return out
