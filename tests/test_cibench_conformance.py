@@ -35,6 +35,7 @@ from cibench.scoring.numeric import num_match_cibench
 from cibench.scoring.opencompass import (
     interpreter_text,
     num_answer,
+    raw_result,
     reference_target,
     text_answer,
 )
@@ -347,3 +348,86 @@ async def test_a_large_figure_is_scored_on_its_data(tmp_path: Path) -> None:
                                                              protocol="cibench"))
     score = record.steps[0].score
     assert score is not None and score.vis_data == 1.0 and score.passed
+
+
+# -- the record reproduces OpenCompass's interpreter text, message for message ----------------
+
+def _opencompass_result(messages: list[dict[str, Any]], trim_output: int = 1024) -> str:
+    """A transcription of `IPythonInterpreter._call._inner_call` (opencompass a5acc4bb) over raw
+    IOPub messages, for comparison with what cibench rebuilds from its record."""
+    import re
+    ansi = re.compile(r"(?:\x1B[@-_]|[\x80-\x9F])[0-?]*[ -/]*[@-~]")
+    result = ""
+    for msg in messages:
+        text = ""
+        msg_type = msg["msg_type"]
+        content = msg["content"]
+        if msg_type == "execute_result":
+            text = content["data"].get("text/plain", "")
+        elif msg_type == "display_data":
+            if "image/png" not in content["data"]:
+                text = content["data"].get("text/plain", "")
+        elif msg_type == "stream":
+            msg_type = content["name"]
+            text = content["text"]
+        elif msg_type == "error":
+            text = ansi.sub("", "\n".join(content["traceback"]))
+        if text:
+            result += f"\n\n{msg_type}:\n\n```\n{text}\n```"
+    if trim_output and len(result) > trim_output:
+        half_len = int((trim_output - len("......")) / 2)
+        result = result[:half_len] + "......" + result[-half_len:]
+    return result.lstrip("\n")
+
+
+CODES = [
+    "import numpy as np\nprint(np.array([[1, 2], [3, 4]]))\n'done'",
+    "import sys, warnings\nwarnings.warn('careful')\nsys.stderr.flush()\nprint('the answer')",
+    "import pandas as pd\nfrom IPython.display import display\n"
+    "display(pd.DataFrame({'a': [1, 2]}))\nprint('mean')",
+    "import sys\nprint('rows: 3')\nsys.stdout.flush()\nprint('cols: 5')",
+    "print(list(range(400)))",
+    "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nprint('plotted')",
+    "import matplotlib.pyplot as plt\nplt.plot([3, 1])",
+    "print('before')\n1 / 0",
+]
+
+
+async def test_record_rebuilds_the_interpreter_text_of_raw_messages(tmp_path: Path) -> None:
+    from jupyter_client.manager import AsyncKernelManager
+
+    from cibench.collector import Collector
+
+    km = AsyncKernelManager(kernel_name="python3")
+    await km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        for code in CODES:
+            msg_id = kc.execute(code)
+            messages = []
+            while True:
+                msg = await kc.get_iopub_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                messages.append(msg)
+                if msg["msg_type"] == "status" and \
+                        msg["content"]["execution_state"] == "idle":
+                    break
+            collector = Collector(OutputCaps(), msg_id)
+            for msg in messages:
+                collector.handle(msg)
+            outputs, truncated = collector.finish()
+            execution = Execution(outputs=outputs, truncated=truncated)
+            expected = _opencompass_result(messages)
+            if "1 / 0" in code:
+                # tracebacks are recorded with their last frames only (docs/scoring.md); a
+                # failed call scores 0 whatever its text, so compare up to the error block
+                assert raw_result(execution).split("\n\nerror:")[0] == \
+                    expected.split("\n\nerror:")[0]
+                continue
+            assert raw_result(execution) == expected, code
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
