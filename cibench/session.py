@@ -2,7 +2,9 @@
 
 Per step: the instruction joins the history; the agent replies; its code runs in the kernel; on
 error the output goes back to the agent, up to `attempts` times; the step ends at its first
-attempt that executes (right or wrong) or at a reply without code. Then the step's hidden check
+attempt that executes (right or wrong) or at a reply without code (under the `cibench`
+protocol a reply that is neither a tool call nor a final answer is a format error: it is sent
+back and uses one of the step's attempts, as lagent's ReAct does). Then the step's hidden check
 cells run, and in `oracle` mode the reference runs too and replaces the step in the history, so
 every step starts from the reference state, as CIBench does. If the kernel dies or must be
 restarted after a timeout, the state of earlier steps is rebuilt by re-running the code that
