@@ -35,6 +35,7 @@ KEPT_MIMES = (*TEXT_MIMES, *IMAGE_MIMES, "application/json")
 IMAGE_MAGIC = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8"}
 MAX_METADATA_CHARS = 2000
 MAX_NAME_CHARS = 100
+TAIL_CHARS = 2048  # characters of capped stream text kept from its end (see Collector._keep_tail)
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Collector:
         self.dropped_outputs = 0
         self.displays = 0
         self.malformed: list[str] = []
+        self.tail: list[list[str]] = []  # [name, text] of dropped stream text, its last chars
 
     # -- one message -----------------------------------------------------------------------
 
@@ -158,7 +160,8 @@ class Collector:
                 raise Malformed("stream without a stdout/stderr name and text")
             self.stream(name, text)
         elif kind in ("execute_result", "display_data", "update_display_data"):
-            self.data("execute_result" if kind == "execute_result" else "display_data", content)
+            self.data("execute_result" if kind == "execute_result" else "display_data", content,
+                      update=kind == "update_display_data")
         elif kind == "error":
             self.error(content)
             return "error"
@@ -180,14 +183,31 @@ class Collector:
         return kept
 
     def stream(self, name: str, text: str) -> None:
-        text = self._take_text(ANSI_RE.sub("", text))
-        if not text:
-            return
-        if self.outputs and self.outputs[-1]["output_type"] == "stream" \
-                and self.outputs[-1]["name"] == name:
-            self.outputs[-1]["text"] += text
+        """One stream message, one output: consecutive messages are not merged (OpenCompass
+        scores the first stdout message, so the boundary is part of the record)."""
+        text = ANSI_RE.sub("", text)
+        kept = self._take_text(text)
+        if len(kept) < len(text):
+            self._keep_tail(name, text[len(kept):])
+        if kept:
+            self.outputs.append({"output_type": "stream", "name": name, "text": kept})
+
+    def _keep_tail(self, name: str, text: str, merge: bool = False) -> None:
+        """Remember the end of stream text dropped by a cap: the record keeps the head (up to
+        the cap) and this tail, so OpenCompass's 1,024-character cut (first half + "......" +
+        last half) can be reproduced from it."""
+        if merge and self.tail and self.tail[-1][0] == name:
+            self.tail[-1][1] += text
         else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+            self.tail.append([name, text])
+        total = sum(len(t) for _, t in self.tail)
+        while total > TAIL_CHARS and self.tail:
+            extra = total - TAIL_CHARS
+            if len(self.tail[0][1]) <= extra:
+                total -= len(self.tail.pop(0)[1])
+            else:
+                self.tail[0][1] = self.tail[0][1][extra:]
+                total = TAIL_CHARS
 
     def _guard_report(self, dropped: Any) -> None:
         """What the kernel-side guard dropped (model code can fake this too: it is only a count)."""
@@ -204,6 +224,13 @@ class Collector:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise Malformed(f"{DROPPED_MIME} {key} is not a count")
             counts[key] = min(value, 10 ** 15)
+        tail = dropped.get("tail", [])
+        if not isinstance(tail, list) or not all(
+                isinstance(t, list) and len(t) == 2 and t[0] in ("stdout", "stderr")
+                and isinstance(t[1], str) for t in tail):
+            raise Malformed(f"{DROPPED_MIME} tail is not a list of [stream, text]")
+        for name, text in tail:
+            self._keep_tail(name, ANSI_RE.sub("", text)[-TAIL_CHARS:], merge=True)
         self.dropped_chars += counts["chars"]
         self.dropped_images += counts["images"]
         self.dropped_outputs += counts["outputs"]
@@ -242,7 +269,7 @@ class Collector:
             data[mime] = value
         return data
 
-    def data(self, kind: str, content: dict[str, Any]) -> None:
+    def data(self, kind: str, content: dict[str, Any], update: bool = False) -> None:
         raw = content.get("data", {})
         if isinstance(raw, dict) and DROPPED_MIME in raw:
             self._guard_report(raw[DROPPED_MIME])
@@ -273,6 +300,9 @@ class Collector:
         metadata = content.get("metadata")
         if not isinstance(metadata, dict) or _size("", metadata) > MAX_METADATA_CHARS:
             metadata = {}
+        metadata = {k: v for k, v in metadata.items() if k != "cibench"}  # ours, not the kernel's
+        if update:  # shown as a display, but OpenCompass's interpreter ignores it
+            metadata = {**metadata, "cibench": {"msg_type": "update_display_data"}}
         self.displays += 1
         # no execution_count: the session notebook numbers its own cells when it is rendered
         self.outputs.append({"output_type": kind, "data": data, "metadata": metadata})
@@ -305,6 +335,9 @@ class Collector:
         self.outputs = [o for o in self.outputs if o["output_type"] == "error"]
 
     def finish(self) -> tuple[list[dict[str, Any]], bool]:
+        for name, text in self.tail:
+            if text:
+                self.outputs.append({"output_type": "stream", "name": name, "text": text})
         if self.truncated:
             bits = []
             if self.dropped_chars:

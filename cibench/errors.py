@@ -72,6 +72,10 @@ class RunDirError(CibenchError):
     """A run directory is unusable (another run's config, unreadable records)."""
 
 
+class SchemaVersionError(RunDirError):
+    """A record written by another cibench, in a schema this one cannot score faithfully."""
+
+
 class SandboxError(CibenchError):
     """The OS cannot contain the kernel as asked (--no-network, --kernel-user)."""
 

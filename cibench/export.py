@@ -48,7 +48,7 @@ def export_answers(run_dir: Path, out: Path | None = None, model: str | None = N
     records = []
     for path in session_paths(run_dir):
         try:
-            records.append(read_session(path))
+            records.append(read_session(path, any_schema=True))
         except RunDirError as exc:
             log.warning("skipped: %s", exc)
     if not records:

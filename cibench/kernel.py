@@ -151,24 +151,26 @@ class KernelLimits:
 # cells are not. What was dropped is reported after the cell as one display_data of mimetype
 # DROPPED_MIME, which the host folds into its own truncation marker.
 GUARD_CODE = r'''
-def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_limit):
+def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_limit,
+                            tail_limit=2048):
     import sys
     ip = get_ipython()
     st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
-          "d_outs": 0, "rich": 0, "pubs": 0, "pub_size": 0}
+          "d_outs": 0, "rich": 0, "pubs": 0, "pub_size": 0, "tail": []}
 
     def pre(info=None):
         for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
             if not getattr(stream.write, "_cibench_capped", False):
                 wrap_stream(stream)
         st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
-                  images=0, d_images=0, outs=0, d_outs=0, rich=0, pubs=0, pub_size=0)
+                  images=0, d_images=0, outs=0, d_outs=0, rich=0, pubs=0, pub_size=0, tail=[])
 
     def post(result=None):
         armed, st["armed"] = st["armed"], False
         if armed and (st["d_chars"] or st["d_images"] or st["d_outs"]):
             ip.display_pub.publish(data={mime: {"chars": st["d_chars"], "images": st["d_images"],
-                                                "outputs": st["d_outs"]}}, metadata={})
+                                                "outputs": st["d_outs"], "tail": st["tail"]}},
+                                   metadata={})
 
     publish = ip.display_pub.publish
 
@@ -184,8 +186,19 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_li
         st["pub_size"] += size
         return publish(data=data, metadata=metadata, **kwargs)
 
+    def keep_tail(name, s):
+        # the end of what the cap drops, so the record holds head and tail of the output
+        tail = st["tail"]
+        if tail and tail[-1][0] == name:
+            tail[-1][1] = (tail[-1][1] + s)[-tail_limit:]
+        else:
+            tail.append([name, s[-tail_limit:]])
+        while sum(len(t[1]) for t in tail) > tail_limit and len(tail) > 1:
+            tail.pop(0)
+
     def wrap_stream(stream):
         write = stream.write
+        name = "stderr" if getattr(stream, "name", "") == "stderr" else "stdout"
 
         def capped_write(s):
             if not st["armed"] or not isinstance(s, str):
@@ -196,6 +209,7 @@ def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_li
                 st["chars"] += n
                 return write(s)
             st["d_chars"] += n - max(room, 0)
+            keep_tail(name, s[max(room, 0):])
             if room > 0:
                 st["chars"] = text_limit
                 write(s[:room])

@@ -18,9 +18,10 @@ import nbformat
 from nbformat.v4 import new_notebook
 
 from .collector import clean_name
-from .errors import RunDirError
+from .errors import RunDirError, SchemaVersionError
 from .fsutil import atomic_write_text
 from .records import (
+    SCHEMA_VERSION,
     Attempt,
     Execution,
     Reply,
@@ -135,7 +136,9 @@ def _no_html(text: str) -> str:
 def _attempt_label(step: StepRecord, attempt: Any, attempts_allowed: int) -> str:
     ex = attempt.execution
     if ex is None:
-        outcome = "final answer, no code" if attempt.reply.final else "no code"
+        outcome = "final answer, no code" if attempt.reply.final else \
+            f"format error, sent back: {_clean(attempt.reply.format_error)}" \
+            if attempt.reply.format_error else "no code"
     elif ex.ok:
         outcome = "ran"
     elif ex.status == "error":
@@ -230,6 +233,8 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
             reply = attempt.reply.model_dump(mode="json")
             if not reply.get("no_answer"):
                 reply.pop("no_answer", None)  # only replayed answer files set it
+            if reply.get("format_error") is None:
+                reply.pop("format_error", None)  # only the `cibench` protocol sets it
             label = _attempt_label(step, attempt, record.run.attempts)
             prose = _prose(attempt.reply)
             if attempt.execution is None and not prose:
@@ -338,8 +343,10 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def read_session(path: str | Path) -> SessionRecord:
-    """Rebuild the `SessionRecord` a session notebook was rendered from."""
+def read_session(path: str | Path, *, any_schema: bool = False) -> SessionRecord:
+    """Rebuild the `SessionRecord` a session notebook was rendered from. A notebook of another
+    schema version is refused (SchemaVersionError) unless `any_schema` (reports and exports
+    read its stored scores and answers; they never score it again)."""
     path = Path(path)
     try:
         nb = nbformat.read(path, as_version=4)
@@ -350,6 +357,11 @@ def read_session(path: str | Path) -> SessionRecord:
     except Exception as exc:  # not JSON, not a notebook, or not one of ours
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RunDirError(f"not a cibench session notebook ({reason})", path=path) from exc
+    if record.schema_version != SCHEMA_VERSION and not any_schema:
+        raise SchemaVersionError(
+            f"recorded by another cibench (session schema {record.schema_version}, this one "
+            f"reads {SCHEMA_VERSION}: kernel message boundaries and output tails are missing); "
+            "re-run it with `cibench run`", path=path)
     step: StepRecord | None = None
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))

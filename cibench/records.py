@@ -1,22 +1,37 @@
 """Typed, versioned records: what the kernel produced, what the agent said, what a session was.
 
 `Execution.outputs` are nbformat v4 output dicts (stream, execute_result, display_data, error),
-so a record renders into a notebook and parses back from one without loss. Everything scoring
+one per kernel message in arrival order (consecutive stream messages are NOT merged: OpenCompass
+scores the first stdout message, so the boundaries are part of the record), so a record renders
+into a notebook and parses back from one without loss. Outputs cibench adds itself (the "output
+cut" and "malformed message" markers) are stderr streams recognised by `is_marker`. Everything scoring
 needs lives here; scoring and rendering read only these records.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from .task import StepType
 
-SCHEMA_VERSION = 1
+#: 2: one stream output per kernel message (v1 merged consecutive ones), the tail of capped
+#: output kept, `update_display_data` marked; a v1 session cannot be scored as OpenCompass does
+SCHEMA_VERSION = 2
 
 ExecStatus = Literal["ok", "error", "timeout", "died", "skipped"]
 Mode = Literal["e2e", "oracle"]
+
+
+MARKER_RE = re.compile(r"\n\[cibench: (?:output cut; dropped |\d+ malformed kernel message)")
+
+
+def is_marker(out: dict[str, Any]) -> bool:
+    """Whether an output is a note cibench added (not something the kernel sent)."""
+    return (out.get("output_type") == "stream" and out.get("name") == "stderr"
+            and bool(MARKER_RE.match(str(out.get("text", "")))))
 
 
 class Execution(BaseModel):
@@ -45,6 +60,7 @@ class Execution(BaseModel):
         return err.get("ename") if err else None
 
     def stdout(self) -> str:
+        """All stdout messages joined."""
         return "".join(o.get("text", "") for o in self.outputs
                        if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
@@ -107,6 +123,9 @@ class Reply(BaseModel):
     prose: str = ""
     code: str | None = None
     final: bool = False  # the agent ended the step without calling the interpreter
+    # the protocol could not read the reply as a tool call or a final answer: this message goes
+    # back to the model and the step goes on (the `cibench` protocol, as lagent's NoAction)
+    format_error: str | None = None
     no_answer: bool = False  # a replayed answers file has nothing for this step (`answers:`)
     tool_call_id: str | None = None
     usage: Usage = Field(default_factory=Usage)

@@ -73,7 +73,7 @@ def _read_runs(run_dirs: list[Path]) -> list[tuple[Path, SessionRecord]]:
         mine = []
         for path in session_paths(run_dir):
             try:
-                mine.append((path, read_session(path)))
+                mine.append((path, read_session(path, any_schema=True)))
             except RunDirError as exc:
                 log.warning("skipped: %s", exc)
         if not mine:

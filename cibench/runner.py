@@ -27,7 +27,7 @@ from typing import Any
 from ._version import __version__
 from .agents.base import Agent, AgentOptions, make_agent
 from .collector import clean_name
-from .errors import CibenchError, GroundTruthError, RunDirError
+from .errors import CibenchError, GroundTruthError, RunDirError, SchemaVersionError
 from .fastcheck import ForkPool, build_truth_fast, truth_eligible
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import (
@@ -466,6 +466,8 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
     for path in session_paths(out):
         try:
             record = read_session(path)
+        except SchemaVersionError:
+            raise  # one line: re-run it
         except RunDirError as exc:
             if not _is_session_file(path):
                 log.warning("skipped: %s", exc)  # a task or scratch notebook, not a session

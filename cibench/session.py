@@ -2,7 +2,9 @@
 
 Per step: the instruction joins the history; the agent replies; its code runs in the kernel; on
 error the output goes back to the agent, up to `attempts` times; the step ends at its first
-attempt that executes (right or wrong) or at a reply without code. Then the step's hidden check
+attempt that executes (right or wrong) or at a reply without code (under the `cibench`
+protocol a reply that is neither a tool call nor a final answer is a format error: it is sent
+back and uses one of the step's attempts, as lagent's ReAct does). Then the step's hidden check
 cells run, and in `oracle` mode the reference runs too and replaces the step in the history, so
 every step starts from the reference state, as CIBench does. If the kernel dies or must be
 restarted after a timeout, the state of earlier steps is rebuilt by re-running the code that
@@ -53,6 +55,9 @@ GIVE_UP_REPLY = "Sorry, I could not solve this step."
 MAX_REPLY_CHARS = 100_000  # a reply's text and code are kept up to this (each is stored thrice)
 TAMPERING = "TamperingSuspected"
 CODE_TOO_LONG = "CodeTooLong"
+EMPTY_CODE = "EmptyCode"
+#: OpenCompass's IPythonInterpreter, when the action input holds no code (a failed tool call)
+CIBENCH_EMPTY_CODE = "The input code is empty. Please follow the format."
 
 
 def cap_reply(reply: Reply, limit: int = MAX_REPLY_CHARS) -> tuple[Reply, str | None]:
@@ -151,8 +156,18 @@ class _Replayer:
             record.attempts.append(attempt)
             self.history.append(Turn(role="assistant", text=reply.text, code=reply.code,
                                      tool_call_id=reply.tool_call_id, step=step.index))
+            if reply.code is None and reply.format_error:
+                # the `cibench` protocol: the reply is neither a tool call nor a final answer;
+                # lagent sends a format error back and the step goes on (one turn used)
+                self.history.append(Turn(role="tool", text=reply.format_error, step=step.index))
+                continue
             if reply.code is None:
                 break  # a reply without code ends the step without a tool call
+            if not reply.code:  # the `cibench` protocol: an action with empty input
+                attempt.execution = refused_execution(EMPTY_CODE, CIBENCH_EMPTY_CODE)
+                self.history.append(Turn(role="tool", execution=attempt.execution,
+                                         tool_call_id=reply.tool_call_id, step=step.index))
+                continue
             attempt.tampering = [] if too_long else [str(f) for f in scan(reply.code)]
             if attempt.tampering or too_long:
                 why = too_long or ("tampering suspected: it changes IPython/kernel internals ("

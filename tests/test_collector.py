@@ -20,14 +20,17 @@ def collect(*messages: object, caps: OutputCaps | None = None) -> tuple[Collecto
     return collector, [collector.handle(m) for m in messages]
 
 
-def test_streams_merge_and_idle_ends_the_execution():
+def test_each_stream_message_is_one_output_and_idle_ends_the_execution():
+    """Stream messages are not merged: OpenCompass scores the first stdout message, so the
+    record keeps the boundaries (schema 2)."""
     c, states = collect(msg("stream", {"name": "stdout", "text": "a\n"}),
                         msg("stream", {"name": "stdout", "text": "b\n"}),
                         msg("stream", {"name": "stderr", "text": "warn\n"}),
                         msg("status", {"execution_state": "idle"}))
     assert states == ["", "", "", "idle"]
     outputs, truncated = c.finish()
-    assert outputs == [{"output_type": "stream", "name": "stdout", "text": "a\nb\n"},
+    assert outputs == [{"output_type": "stream", "name": "stdout", "text": "a\n"},
+                       {"output_type": "stream", "name": "stdout", "text": "b\n"},
                        {"output_type": "stream", "name": "stderr", "text": "warn\n"}]
     assert not truncated
 
@@ -95,3 +98,27 @@ def test_the_kernel_guard_report_counts_what_it_dropped():
         {"chars": 10, "images": 2, "outputs": 1})}}))
     outputs, truncated = c.finish()
     assert truncated and "10 characters, 2 figures, 1 other outputs" in outputs[-1]["text"]
+
+
+def test_capped_stream_keeps_its_tail():
+    c, _ = collect(msg("stream", {"name": "stdout", "text": "h" * 50}),
+                   msg("stream", {"name": "stdout", "text": "x" * 5000 + "END"}),
+                   msg("status", {"execution_state": "idle"}), caps=OutputCaps(text_chars=100))
+    outputs, truncated = c.finish()
+    assert truncated
+    texts = [o["text"] for o in outputs]
+    assert texts[0] == "h" * 50 and texts[1] == "x" * 50
+    assert texts[2].endswith("END") and len(texts[2]) == 2048  # the tail, before the marker
+    assert texts[3].startswith("\n[cibench: output cut")
+
+
+def test_update_display_data_is_marked_and_kernel_cibench_metadata_dropped():
+    c, _ = collect(msg("update_display_data", {"data": {"text/plain": "2"},
+                                               "metadata": {"cibench": {"msg_type": "x"}}}),
+                   msg("display_data", {"data": {"text/plain": "1"},
+                                        "metadata": {"cibench": {"msg_type":
+                                                                 "update_display_data"}}}),
+                   msg("status", {"execution_state": "idle"}))
+    outputs, _ = c.finish()
+    assert outputs[0]["metadata"] == {"cibench": {"msg_type": "update_display_data"}}
+    assert outputs[1]["metadata"] == {}

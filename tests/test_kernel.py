@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cibench.collector import TAIL_CHARS
 from cibench.kernel import KernelSession, OutputCaps, scrubbed_environment, startup_code
 
 pytestmark = pytest.mark.kernel
@@ -80,7 +81,9 @@ async def test_death_is_recorded_and_kernel_comes_back(kernel: KernelSession) ->
 async def test_output_caps(kernel: KernelSession) -> None:
     r = await kernel.execute("print('x' * 10000)")
     assert r.truncated
-    assert sum(len(o.get("text", "")) for o in r.outputs) < 2200
+    # the head up to the cap, the tail of what the cap dropped (for OpenCompass's cut), a marker
+    assert sum(len(o.get("text", "")) for o in r.outputs) < 2200 + TAIL_CHARS
+    assert r.outputs[-2]["text"] == "x" * (TAIL_CHARS - 1) + "\n"
     assert "output cut" in r.outputs[-1]["text"]
     figs = await kernel.execute("import matplotlib.pyplot as plt\n"
                                 "for i in range(4):\n    plt.figure(); plt.plot([i]); plt.show()")

@@ -70,7 +70,7 @@ def test_session_notebook_is_valid_and_complete(recorded: Path) -> None:
     assert tags.count("cibench-reference") == 5 and tags.count("cibench-score") == 5
     assert tags.count("cibench-check") == 1
     head = nb.metadata["cibench"]
-    assert head["schema_version"] == 1 and head["run"]["model"] == "oracle"
+    assert head["schema_version"] == 2 and head["run"]["model"] == "oracle"
     assert head["scores"]["num_acc"] == 100.0
     # the vis step's attempt carries its real figure
     vis = [c for c in nb.cells if "cibench-attempt" in c.metadata.get("tags", [])

@@ -62,11 +62,25 @@ def _block(kind: str, text: str) -> str:
     return f"{kind}:\n\n```\n{text.rstrip()}\n```"
 
 
+def _merged_streams(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive stream messages of one name as one output, as a notebook shows them (the
+    record keeps one output per kernel message; the `cibench` protocol sends them apart)."""
+    merged: list[dict[str, Any]] = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if out.get("output_type") == "stream" and last is not None \
+                and last.get("output_type") == "stream" and last.get("name") == out.get("name"):
+            merged[-1] = {**last, "text": str(last.get("text", "")) + str(out.get("text", ""))}
+        else:
+            merged.append(out)
+    return merged
+
+
 def feedback_text(execution: Execution, limit: int | None = 1024) -> str:
     """The text the model gets back for one execution."""
     blocks: list[str] = []
     figure = 0
-    for out in execution.outputs:
+    for out in _merged_streams(execution.outputs):
         kind = out.get("output_type")
         if kind == "stream":
             text = strip_ansi(out.get("text", ""))

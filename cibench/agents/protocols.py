@@ -22,11 +22,13 @@ still runs (CIBench would count it as an invalid action).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..records import Reply, Turn
 from ..registry import Registry
+from ..scoring.opencompass import interpreter_text, raw_result
 from ..task import Task
 from .base import AgentOptions
 from .extract import extract_code, strip_code
@@ -97,6 +99,9 @@ class Protocol:
             elif turn.role == "tool" and turn.execution is not None:
                 text = feedback_text(turn.execution, options.feedback_chars)
                 out.extend(self.tool(turn, text, call_id, options))
+                call_id = None
+            elif turn.role == "tool":  # a format error the protocol sends back (no code ran)
+                out.extend(self.tool(turn, turn.text, None, options))
                 call_id = None
         return out
 
@@ -336,8 +341,146 @@ class MarkdownProtocol(Protocol):
         return Reply(text=text, prose=strip_code(text), code=code)
 
 
+# --------------------------------------------------------------------------------------------
+# cibench: lagent 0.1.2's ReActProtocol as OpenCompass's CIReAct drives it, turn for turn
+
+#: lagent 0.1.2 `NoAction` / `InvalidAction` (as CIReAct words it) and OpenCompass's
+#: `IPythonInterpreter.__call__` messages, sent back as `Response:<message>\n`
+NO_ACTION = "Please follow the format"
+INVALID_ACTION = "The action is invalid, please check the action name."
+EMPTY_CODE = "The input code is empty. Please follow the format."
+#: CIReAct.chat's `default_response` when its turns run out (kept in the session history)
+CIREACT_GIVE_UP = "对不起，我无法回答你的问题"
+_LAGENT_ACTION_RE = re.compile("Action:(.*?)\n")
+_LAGENT_ARGS_RE = re.compile("Action Input:(.*)", re.DOTALL)
+_OC_TRIPLE_RE = re.compile(r"```[^\n]*\n(.+?)```", re.DOTALL)
+_OC_SINGLE_RE = re.compile(r"`([^`]*)`", re.DOTALL)
+
+
+def opencompass_extract_code(text: str) -> str:
+    """opencompass/lagent/actions/ipython_interpreter.py `extract_code`: the first triple-backtick
+    block, else the first single-backtick span, else a JSON object's `code` (json5 there; JSON
+    here), else the text itself."""
+    triple, single = _OC_TRIPLE_RE.search(text), _OC_SINGLE_RE.search(text)
+    if triple:
+        return triple.group(1)
+    if single:
+        return single.group(1)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return data["code"] if isinstance(data, dict) and isinstance(data.get("code"), str) else text
+
+
+def lagent_parse(text: str) -> tuple[str, str, str]:
+    """lagent 0.1.2 `ReActProtocol.parse`: (thought, action, action input); action is
+    "FinishAction" when `Final Answer:` appears anywhere, "NoAction" when there is no
+    `Action:` line ending in a newline or no `Action Input:`."""
+    thought = text.split("Action:")[0].split("Thought:")[-1].split("Final Answer:")[0]
+    if "Final Answer:" in text:
+        return thought, "FinishAction", text.split("Final Answer:")[-1]
+    actions = _LAGENT_ACTION_RE.findall(text)
+    args = _LAGENT_ARGS_RE.findall(text)
+    if not actions or not args:
+        return thought, "NoAction", ""
+    return thought, actions[-1].strip(), args[-1].strip().strip('"')
+
+
+class CibenchProtocol(ReactProtocol):
+    """The `react` prompt, turned exactly as OpenCompass's CIReAct turns it with lagent 0.1.2:
+
+    - a reply containing `Final Answer:` ends the step, even after an `Action Input:`;
+    - a reply without an `Action:` line (ending in a newline) or without `Action Input:` is
+      a format error: "Please follow the format" goes back and the step goes on (it uses one
+      of the step's turns, `--attempts`); a fenced block alone is such a reply, it does not run;
+    - an action other than IPythonInterpreter: "The action is invalid, ..." goes back;
+    - the code is OpenCompass's `extract_code` of the action input (applied twice, as
+      `IPythonInterpreter.__call__` and `_call` each apply it); empty code is a failed call;
+    - the tool's answer is `Response:` + the interpreter text (scoring/opencompass.py) on
+      success, `repr()` of it on failure, plus a newline;
+    - earlier steps are shown as CIReAct's session history keeps them: the user turn, then
+      only the reply that succeeded (or gave the final answer) and its response.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "cibench"
+
+    def messages(self, task: Task, history: list[Turn], options: AgentOptions) -> list[dict]:
+        return super().messages(task, session_history(history), options)
+
+    def assistant(self, turn: Turn, call_id: str | None) -> list[dict[str, Any]]:
+        text = turn.text or ""
+        if turn.code is not None and "Action Input:" not in text:  # an oracle-mode reference
+            text = (f"Thought: \nAction: {TOOL_NAME}\n"
+                    f"Action Input:```python\n{turn.code.rstrip()}\n```\n")
+        return [{"role": "assistant", "content": text}]
+
+    def tool(self, turn: Turn, text: str, call_id: str | None,
+             options: AgentOptions) -> list[dict[str, Any]]:
+        if turn.execution is None:
+            response = turn.text
+        elif turn.execution.note.startswith("not run: "):  # empty code (or refused): its reason
+            response = turn.execution.note[len("not run: "):]
+        elif turn.execution.ok:
+            response = interpreter_text(turn.execution) or ""
+        else:
+            response = repr(raw_result(turn.execution))
+        return [{"role": "user", "content": _with_images(f"Response:{response}\n", turn,
+                                                         options)}]
+
+    def parse(self, raw: RawReply) -> Reply:
+        text = _cut_at_response(raw.get("content") or "")
+        thought, action, action_input = lagent_parse(text)
+        prose = thought.strip()
+        if action == "FinishAction":
+            prose = "\n\n".join(p for p in (prose, action_input.strip()) if p) or text.strip()
+            return Reply(text=text, prose=prose, final=True)
+        if action == "NoAction":
+            return Reply(text=text, prose=prose or text.strip(), format_error=NO_ACTION)
+        if action != TOOL_NAME:
+            return Reply(text=text, prose=prose, format_error=INVALID_ACTION)
+        code = opencompass_extract_code(opencompass_extract_code(action_input))
+        return Reply(text=text, prose=prose, code=code)
+
+
+def session_history(history: list[Turn]) -> list[Turn]:
+    """CIReAct's session history: for every step but the current one, the user turn and only
+    the reply that ended it (its code's response, or the final answer as `Response:`)."""
+    if not history:
+        return history
+    current = history[-1].step
+    out: list[Turn] = []
+    steps: dict[int, list[Turn]] = {}
+    for turn in history:
+        steps.setdefault(turn.step, []).append(turn)
+    for step, turns in steps.items():
+        if step == current:
+            out.extend(turns)
+            continue
+        out.extend(t for t in turns if t.role == "user")
+        rest = [t for t in turns if t.role != "user"]
+        ok = [i for i, t in enumerate(rest) if t.role == "tool" and t.execution is not None
+              and t.execution.ok and i > 0]
+        if ok:
+            out.extend(rest[ok[-1] - 1:ok[-1] + 1])
+        elif rest and rest[-1].role == "assistant":
+            last = rest[-1]
+            if "Final Answer:" in (last.text or ""):
+                out.append(last)
+                out.append(Turn(role="tool", text=last.text.split("Final Answer:")[-1],
+                                step=step))
+            else:  # the turns ran out: CIReAct keeps its default response
+                out.append(last.model_copy(update={"text": CIREACT_GIVE_UP, "code": None}))
+        else:
+            out.extend(rest)
+    return out
+
+
 PROTOCOLS: dict[str, type[Protocol]] = {
-    "react": ReactProtocol, "tools": ToolsProtocol, "markdown": MarkdownProtocol}
+    "react": ReactProtocol, "tools": ToolsProtocol, "markdown": MarkdownProtocol,
+    "cibench": CibenchProtocol}
 
 
 #: the built-ins above and `cibench.protocols` entry points (cibench/registry.py)

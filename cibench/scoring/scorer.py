@@ -19,6 +19,7 @@ from ..records import Execution, StepRecord, StepScore
 from ..registry import Registry
 from .figure_data import figure_data_similarity
 from .numeric import num_match, num_match_cibench
+from .opencompass import interpreter_text, num_answer, reference_target, text_answer
 from .text import text_score, text_score_cibench
 from .visual import ssim_cibench, ssim_default
 
@@ -37,13 +38,16 @@ class ScoringProfile:
     ssim: Callable[[bytes, bytes], float]
     vis_data: bool  # also compare the plotted data read from matplotlib artists
     tolerance: bool  # honour per-step `cibench.tolerance`
-    result_only: bool = False  # answer = the execute_result, else stdout (as OpenCompass reads it)
+    # read num/text answers as OpenCompass does (scoring/opencompass.py): per-message blocks,
+    # the 1,024-character cut, first execute_result/stdout block (num) or first block (text),
+    # target from the reference as a saved notebook holds it, no target = 0
+    opencompass: bool = False
 
 
 PROFILES = {
     "default": ScoringProfile("default", num_match, text_score, ssim_default, True, True),
     "cibench": ScoringProfile("cibench", num_match_cibench, text_score_cibench, ssim_cibench,
-                              False, False, result_only=True),
+                              False, False, opencompass=True),
 }
 
 
@@ -95,9 +99,12 @@ def score_step(record: StepRecord, truth_execution: Execution,
     notes: list[str] = []
 
     def answer(execution: Execution) -> str:
-        return (execution.result_text() if profile.result_only else execution.text()).strip()
+        return execution.text().strip()
 
-    if kind == "num":
+    if kind in ("num", "text") and profile.opencompass:
+        _score_opencompass(score, kind, record, truth_execution, final if ran else None,
+                           profile, notes)
+    elif kind == "num":
         expected = answer(truth_execution)
         found = answer(final) if ran and final else ""
         if ran:
@@ -116,6 +123,9 @@ def score_step(record: StepRecord, truth_execution: Execution,
         notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
     elif kind == "vis":
         expected_imgs = truth_execution.images()
+        if profile.opencompass:  # load_experiment: only a display_data PNG is a target
+            target = reference_target(truth_execution)
+            expected_imgs = [target] if target is not None and target in expected_imgs else []
         found_imgs = final.images() if ran and final else []
         if expected_imgs and found_imgs:
             score.vis = profile.ssim(_decode(expected_imgs[0]), _decode(found_imgs[0]))
@@ -152,6 +162,34 @@ def score_step(record: StepRecord, truth_execution: Execution,
     if not truth_checks_ok:
         score.note += " (reference checks failed: ground truth is suspect)"
     return score
+
+
+def _score_opencompass(score: StepScore, kind: str, record: StepRecord, truth: Execution,
+                       final: Execution | None, profile: ScoringProfile,
+                       notes: list[str]) -> None:
+    """A num or text step as OpenCompass's `correct_step` / `text_step` score it."""
+    target = reference_target(truth)
+    result = interpreter_text(final)
+    found = num_answer(result) if kind == "num" else text_answer(result)
+    value = 0.0
+    if target is None:
+        why = "the reference has no output: no target (OpenCompass scores 0)"
+    elif final is None:
+        why = f"expected `{_short(target)}`"
+    elif found is None:
+        why = ("no execute_result or stdout block in the interpreter output"
+               if kind == "num" else "no output block in the interpreter output")
+    elif kind == "num":
+        ok, why = profile.num(target, found)
+        value = 1.0 if ok else 0.0
+    else:
+        value = profile.text(target, found)
+        why = f"ROUGE {value:.2f} against `{_short(target, 40)}`"
+    if kind == "num":
+        score.num = value
+    else:
+        score.text = value
+    notes.append(why)
 
 
 def _passed(kind: str, s: StepScore, data_decides: bool = False) -> bool:
