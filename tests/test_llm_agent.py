@@ -408,7 +408,7 @@ async def test_missing_key_variable_and_keys_on_the_command_line_are_refused(mon
             pass
     with pytest.raises(AgentError, match="--model-arg api_key"):
         make_agent("openai/x", AgentOptions(model_args={"api_key": "sk-x"}))
-    with pytest.raises(UnknownNameError, match="known: markdown, react, tools"):
+    with pytest.raises(UnknownNameError, match="known: cibench, markdown, react, tools"):
         make_agent("openai/x", AgentOptions(protocol="xml"))
 
 
