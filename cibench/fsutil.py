@@ -93,6 +93,10 @@ def make_sandbox_dirs(task: Task, root: str | Path | None = None) -> tuple[Path,
     and `home/` (the kernel's HOME: caches, dotfiles), side by side so the model's cwd holds
     only the task's files. Returns (folder, work, home); remove the folder when done."""
     top = Path(tempfile.mkdtemp(prefix=f"cibench-{task.path.stem}-", dir=root))
+    # traversable, not listable: a session uid must resolve absolute paths through it
+    # (os.getcwd(), skimage.io.imsave, matplotlib's config dir under HOME); work/ and home/ are
+    # that uid's own, mode 0700, so another session's uid still gets no further
+    os.chmod(top, 0o711)
     work, home = top / "work", top / "home"
     work.mkdir()
     home.mkdir()

@@ -9,6 +9,7 @@ but a second, independent run of its references gave other outputs).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections import Counter
@@ -98,10 +99,12 @@ def classify_failure(task: Task, error: str) -> TaskVerdict:
     return TaskVerdict(task, "reference error", name.group(1) if name else error[:120])
 
 
-def _fingerprint(truth: GroundTruth) -> list[tuple[str, int]]:
+def _fingerprint(truth: GroundTruth) -> list[tuple[str, tuple[str, ...]]]:
     """What must not change between two runs of the references: each step's answer text and
-    how many figures it drew."""
-    return [(_ADDRESS.sub("0x…", s.execution.result_text()), len(s.execution.images()))
+    the pixels of its figures (a figure can change while its plotted data does not, e.g. a
+    bootstrap band drawn from OS entropy)."""
+    return [(_ADDRESS.sub("0x…", s.execution.result_text()),
+             tuple(hashlib.sha256(png.encode()).hexdigest()[:16] for png in s.execution.images()))
             for s in truth.steps]
 
 
@@ -112,8 +115,10 @@ async def second_run_differs(task: Task, truth: GroundTruth) -> str | None:
     except GroundTruthError as exc:
         return f"second run failed: {exc}"
     for step, (a, b) in enumerate(zip(_fingerprint(truth), _fingerprint(again), strict=False), 1):
-        if a != b:
+        if a[0] != b[0]:
             return f"step {step}: {a[0][:60]!r} then {b[0][:60]!r}"
+        if a[1] != b[1]:
+            return f"step {step}: its figure differs between two runs"
     return None
 
 

@@ -546,3 +546,16 @@ async def test_a_file_check_runs_where_the_model_cannot_rig_it(tmp_path):
     # the honest answer still passes, and ground truth was built the same way
     honest = await run_hostile(tmp_path, [FILE_STEP], {}, out="honest")
     assert honest.summary["results"][0]["metrics"]["check_rate"] == 100.0
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the per-session uid exists only when cibench runs as root")
+async def test_a_session_uid_can_resolve_its_own_folder_by_absolute_path(tmp_path):
+    """Regression: the session folder above work/ was root's 0700, so `os.listdir(os.getcwd())`
+    and libraries that resolve absolute paths (skimage.io.imsave, matplotlib's config dir)
+    failed under the sandbox while the same reference validated without it."""
+    step = {"type": "num", "instruction": "Print how many entries the working folder has.",
+            "code": "import os\nopen('x.txt', 'w').close()\nprint(len(os.listdir(os.getcwd())))"}
+    result = await run_hostile(tmp_path, [step], {},
+                               settings=SessionSettings(sandbox=SandboxOptions(user="auto")))
+    row = result.summary["results"][0]
+    assert row["metrics"]["exec_rate"] == 100.0 and row["metrics"]["num_acc"] == 100.0, row

@@ -21,6 +21,9 @@ def test_validation_table_sorts_every_task_into_one_column(tmp_path: Path):
     write_task(suite, "keyerror", num("d = {}\nprint(d['x'])"))
     write_task(suite, "nomodule", num("import no_such_module_cibench\nprint(1)"))
     write_task(suite, "clock", num("import time\nprint(time.time_ns())"))
+    write_task(suite, "noisy", [{"type": "vis", "instruction": "Plot noise.", "code":  # OS entropy
+                                 "import numpy as np, matplotlib.pyplot as plt\n"
+                                 "plt.plot(np.random.default_rng(None).random(50))\nplt.show()"}])
     waiting = write_task(suite, "waiting", num("import pandas as pd\n"
                                                  "print(len(pd.read_csv('data/late.csv')))"))
     nb = nbformat.read(waiting, as_version=4)
@@ -37,7 +40,8 @@ def test_validation_table_sorts_every_task_into_one_column(tmp_path: Path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     # split, module, tasks, steps, validated, needs assets, needs network, missing module,
     # reference error, non-deterministic
-    assert cells == ["mysplit", "pandas", "5", "5", "1", "1", "0", "1", "1", "1"]
+    assert cells == ["mysplit", "pandas", "6", "6", "1", "1", "0", "1", "1", "2"]
+    assert "mysplit/noisy | non-deterministic | step 1: its figure differs" in text
     assert "| mysplit/keyerror | reference error | KeyError |" in text
     assert "| mysplit/nomodule | missing module | no_such_module_cibench |" in text
     assert "mysplit/clock | non-deterministic | step 1:" in text
