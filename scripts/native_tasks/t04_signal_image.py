@@ -130,12 +130,12 @@ for ax in axes:
     ax.axis("off")
 plt.show()"""),
         S("check", "skimage", """
-Save the mask as an 8-bit PNG `coins_mask.png` (0 for background, 255 for coins) with
-`skimage.io.imsave`.""", """
-from skimage import io
-io.imsave("coins_mask.png", (mask * 255).astype(np.uint8))""", """
-from skimage import io as _io
-_m = _io.imread("coins_mask.png")
+Save the mask as an 8-bit greyscale PNG `coins_mask.png` (0 for background, 255 for coins)
+with Pillow (`PIL.Image.fromarray(...).save`).""", """
+from PIL import Image
+Image.fromarray((mask * 255).astype(np.uint8)).save("coins_mask.png")""", """
+from PIL import Image as _Image
+_m = _np.asarray(_Image.open("coins_mask.png"))
 assert _m.shape == (303, 384) and set(_np.unique(_m)) <= {0, 255}
 assert ((_m > 0) == mask).all()"""),
     ])
