@@ -134,6 +134,7 @@ Save the mask as an 8-bit greyscale PNG `coins_mask.png` (0 for background, 255 
 with Pillow (`PIL.Image.fromarray(...).save`).""", """
 from PIL import Image
 Image.fromarray((mask * 255).astype(np.uint8)).save("coins_mask.png")""", """
+import numpy as _np
 from PIL import Image as _Image
 _m = _np.asarray(_Image.open("coins_mask.png"))
 assert _m.shape == (303, 384) and set(_np.unique(_m)) <= {0, 255}
