@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (instructions and reference code are task text, kept as a user would write them)
 from native_tasks import S, Task
 
 reviews = Task(
