@@ -145,11 +145,11 @@ Print the mean `mpg` per `origin`, rounded to 2 decimals, origins in alphabetica
 for origin, value in cars.groupby("origin")["mpg"].mean().round(2).sort_index().items():
     print(origin, value)"""),
         S("vis", "seaborn", """
-Draw a seaborn regression plot (`sns.regplot`) of `mpg` (y) against `weight` (x), titled
-'Heavier cars use more fuel'.""", """
+Draw a seaborn regression plot (`sns.regplot`) of `mpg` (y) against `weight` (x) without a
+confidence band (`ci=None`), titled 'Heavier cars use more fuel'.""", """
 import matplotlib.pyplot as plt
 plt.figure(figsize=(6, 4))
-sns.regplot(data=cars, x="weight", y="mpg")
+sns.regplot(data=cars, x="weight", y="mpg", ci=None)
 plt.title("Heavier cars use more fuel")
 plt.show()"""),
         S("num", "pandas", """
