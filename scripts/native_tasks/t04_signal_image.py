@@ -92,9 +92,9 @@ from skimage.filters import threshold_otsu
 thresh = threshold_otsu(img)
 print(thresh)"""),
         S("check", "scipy", """
-Build a boolean mask `mask`: the pixels brighter than `thresh`, closed with
-`scipy.ndimage.binary_closing` using a 3×3 structure of ones, with holes filled
-(`scipy.ndimage.binary_fill_holes`), and with objects touching the border removed
+Build a boolean mask `mask` in this order: take the pixels brighter than `thresh`, close them
+with `scipy.ndimage.binary_closing` using a 3×3 structure of ones, fill the holes
+(`scipy.ndimage.binary_fill_holes`), then remove the objects touching the border
 (`skimage.segmentation.clear_border`). Then label its connected regions with
 `skimage.measure.label` (default connectivity) into `labels`.""", """
 from scipy import ndimage as ndi
