@@ -470,6 +470,8 @@ class KernelSession:
             self._kc.stop_channels()
             self._kc = None
         self._note_group()
+        if self._watch is not None:
+            await self._watch.settled()  # the memory watchdog's sweep must be over first
         try:
             await self._km.restart_kernel(now=True)
             self._note_group()

@@ -43,6 +43,7 @@ class TreeWatch:
         self.members, self.kill, self.interval = members, kill, interval
         self.tripped = ""
         self._task: asyncio.Task | None = None
+        self._killing: asyncio.Task | None = None  # a kill in progress (it can take seconds)
 
     def start(self) -> None:
         if self._task is None:
@@ -57,6 +58,12 @@ class TreeWatch:
                 pass
             self._task = None
 
+    async def settled(self) -> None:
+        """Wait until no kill is in progress: a kernel restarted as the same uid while the
+        uid-wide sweep still runs would be swept too."""
+        if self._killing is not None:
+            await asyncio.shield(self._killing)
+
     def take(self) -> str:
         reason, self.tripped = self.tripped, ""
         return reason
@@ -70,6 +77,10 @@ class TreeWatch:
                     self.tripped = (f"its processes used {used // 2 ** 20} MiB together, over "
                                     f"the {self.limit // 2 ** 20} MiB memory limit")
                     log.info("process tree over the memory limit: %s; killing it", self.tripped)
-                    await asyncio.to_thread(self.kill)
+                    self._killing = asyncio.ensure_future(asyncio.to_thread(self.kill))
+                    try:
+                        await asyncio.shield(self._killing)
+                    finally:
+                        self._killing = None
             except Exception as exc:  # the watchdog must never take the session down
                 log.debug("tree watch: %s", exc)
