@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .agents.base import AgentOptions
 from .errors import CibenchError
-from .kernel import INTERRUPT_GRACE, SMALLEST_MEMORY_MB, KernelLimits, OutputCaps
+from .kernel import INTERRUPT_GRACE, OutputCaps
+from .limits import SMALLEST_MEMORY_MB, KernelLimits
 from .progress import console, make_progress
 from .sandbox import SandboxOptions
 from .session import SessionSettings

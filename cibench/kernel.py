@@ -15,7 +15,6 @@ import asyncio
 import logging
 import os
 import queue
-import re
 import shutil
 import signal
 import sys
@@ -31,6 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
 from .kernel_env import assets_prelude, kernel_python
+from .limits import KernelLimits, scrubbed_environment
 from .records import ExecStatus, Execution
 from .resources import kernels_dir
 from .sandbox import Sandbox, group_processes, kill_group, uid_processes
@@ -39,108 +39,11 @@ from .treewatch import TreeWatch
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "cibench-python"
-SECRET_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_|^AZURE_|_API_BASE$",
-                       re.IGNORECASE)
-DROPPED_ENV = {"MPLBACKEND", "JPY_SESSION_NAME", "JUPYTER_TOKEN", "PYTEST_CURRENT_TEST"}
+#: Python that runs inside the kernel, kept as real files and read as text (never imported here)
+KERNEL_SIDE = Path(__file__).resolve().parent / "kernel_side"
 INTERRUPT_GRACE = 5.0
 REPLY_WAIT = 10.0  # s to wait for the shell channel's execute_reply after the cell went idle
-__all__ = ["DROPPED_MIME", "OutputCaps", "KernelSession", "KernelLimits", "scrubbed_environment"]
-
-
-MIN_SECRET_CHARS = 8  # shorter values ("no-key", "local") are not matched by value
-
-
-def scrubbed_environment(base: dict[str, str] | None = None,
-                         secret_names: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
-    """The kernel's environment: the parent's minus secrets and variables that change behaviour.
-
-    Dropped: variables named like secrets, the variables named in `secret_names` (the run's
-    `--api-key-env`, `--vis-judge-key-env`, whatever their names), any variable whose value
-    holds the value of one of those (a key copied under an innocent name), and any variable
-    whose value equals that of a secret-named one."""
-    env = dict(os.environ if base is None else base)
-    named = set(secret_names)
-    keys = {v for k, v in env.items() if k in named and len(v) >= MIN_SECRET_CHARS}
-    # other secret-named values are matched exactly (`SOME_TOKEN=/usr/local` must not take PATH)
-    exact = {v for k, v in env.items() if SECRET_RE.search(k) and len(v) >= MIN_SECRET_CHARS}
-    for name in list(env):
-        value = env[name]
-        if name in DROPPED_ENV or name in named or SECRET_RE.search(name) \
-                or name.startswith("LITELLM") or value in exact \
-                or any(key in value for key in keys):
-            del env[name]
-    env["PYTHONHASHSEED"] = "0"
-    # few malloc arenas: each thread's arena reserves 64 MiB of address space, which would make
-    # an address-space limit depend on the number of cores (OpenBLAS starts one thread per core)
-    env.setdefault("MALLOC_ARENA_MAX", "2")
-    env["CIBENCH_KERNEL"] = "1"
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-DEFAULT_CPU_SECONDS = 3600  # per kernel process lifetime; a restart starts a new count
-DEFAULT_FILE_SIZE_MB = 1024  # largest file the kernel may write
-DEFAULT_PROCESSES = 512  # processes and threads of the session's own uid (root is exempt)
-DEFAULT_OPEN_FILES = 4096
-MIN_MEMORY_MB = 2048  # measured: 1024 MiB can hang or kill the usual imports
-SMALLEST_MEMORY_MB = 768  # measured: 512 MiB cannot start the kernel; a smaller limit is refused
-
-
-def total_memory_mb() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def default_memory_mb(jobs: int = 1) -> int:
-    """A safe share of the machine: 80% of physical memory split over the kernels running at
-    once (an address-space limit bounds resident memory too, so together they cannot exhaust
-    RAM), and never below MIN_MEMORY_MB."""
-    total = total_memory_mb()
-    if total is None:
-        return 4 * MIN_MEMORY_MB
-    return max(MIN_MEMORY_MB, int(total * 0.8) // max(1, jobs))
-
-
-@dataclass(frozen=True)
-class KernelLimits:
-    """Resource limits for the kernel process (None = unlimited)."""
-
-    memory_mb: int | None = None
-    cpu_seconds: int | None = None
-    file_size_mb: int | None = None
-    processes: int | None = None
-    open_files: int | None = None
-
-    @classmethod
-    def default(cls, jobs: int = 1, memory_mb: int | None = -1) -> KernelLimits:
-        """The limits `cibench run` uses unless told otherwise (see docs/sandbox.md)."""
-        if memory_mb == -1:
-            memory_mb = default_memory_mb(jobs)
-        return cls(memory_mb=memory_mb or None, cpu_seconds=DEFAULT_CPU_SECONDS,
-                   file_size_mb=DEFAULT_FILE_SIZE_MB, processes=DEFAULT_PROCESSES,
-                   open_files=DEFAULT_OPEN_FILES)
-
-    def prlimit_prefix(self) -> list[str]:
-        args = []
-        if self.memory_mb:
-            args.append(f"--as={self.memory_mb * 1024 * 1024}")
-        if self.cpu_seconds:
-            args.append(f"--cpu={self.cpu_seconds}")
-        if self.file_size_mb:
-            args.append(f"--fsize={self.file_size_mb * 1024 * 1024}")
-        if self.processes:
-            args.append(f"--nproc={self.processes}")
-        if self.open_files:
-            args.append(f"--nofile={self.open_files}")
-        if not args:
-            return []
-        prlimit = shutil.which("prlimit")
-        if prlimit is None:
-            log.warning("prlimit not found; kernel runs without resource limits")
-            return []
-        return [prlimit, *args, "--"]
+__all__ = ["DROPPED_MIME", "KernelLimits", "KernelSession", "OutputCaps", "scrubbed_environment"]
 
 
 # Installed in every kernel after the startup code. Caps what a cell can publish *inside the
@@ -150,115 +53,7 @@ class KernelLimits:
 # store_history=True (the model's code, checks, references) are capped; cibench's own helper
 # cells are not. What was dropped is reported after the cell as one display_data of mimetype
 # DROPPED_MIME, which the host folds into its own truncation marker.
-GUARD_CODE = r'''
-def __cibench_install_guard(text_limit, image_limit, output_limit, mime, rich_limit,
-                            tail_limit=2048):
-    import sys
-    ip = get_ipython()
-    st = {"armed": False, "chars": 0, "d_chars": 0, "images": 0, "d_images": 0, "outs": 0,
-          "d_outs": 0, "rich": 0, "pubs": 0, "pub_size": 0, "tail": []}
-
-    def pre(info=None):
-        for stream in (sys.stdout, sys.stderr):  # (re)wrap: a cell may have swapped write back
-            if not getattr(stream.write, "_cibench_capped", False):
-                wrap_stream(stream)
-        st.update(armed=bool(getattr(info, "store_history", True)), chars=0, d_chars=0,
-                  images=0, d_images=0, outs=0, d_outs=0, rich=0, pubs=0, pub_size=0, tail=[])
-
-    def post(result=None):
-        armed, st["armed"] = st["armed"], False
-        if armed and (st["d_chars"] or st["d_images"] or st["d_outs"]):
-            ip.display_pub.publish(data={mime: {"chars": st["d_chars"], "images": st["d_images"],
-                                                "outputs": st["d_outs"], "tail": st["tail"]}},
-                                   metadata={})
-
-    publish = ip.display_pub.publish
-
-    def capped_publish(data, metadata=None, **kwargs):
-        # raw display data (publish_display_data, display(raw=True)) skips the formatter
-        if not st["armed"] or not isinstance(data, dict):
-            return publish(data=data, metadata=metadata, **kwargs)
-        size = sum(len(v) if isinstance(v, (str, bytes)) else len(repr(v)) for v in data.values())
-        if st["pubs"] >= output_limit or st["pub_size"] + size > rich_limit + text_limit:
-            st["d_outs"] += 1
-            return None
-        st["pubs"] += 1
-        st["pub_size"] += size
-        return publish(data=data, metadata=metadata, **kwargs)
-
-    def keep_tail(name, s):
-        # the end of what the cap drops, so the record holds head and tail of the output
-        tail = st["tail"]
-        if tail and tail[-1][0] == name:
-            tail[-1][1] = (tail[-1][1] + s)[-tail_limit:]
-        else:
-            tail.append([name, s[-tail_limit:]])
-        while sum(len(t[1]) for t in tail) > tail_limit and len(tail) > 1:
-            tail.pop(0)
-
-    def wrap_stream(stream):
-        write = stream.write
-        name = "stderr" if getattr(stream, "name", "") == "stderr" else "stdout"
-
-        def capped_write(s):
-            if not st["armed"] or not isinstance(s, str):
-                return write(s)
-            room = text_limit - st["chars"]
-            n = len(s)
-            if n <= room:
-                st["chars"] += n
-                return write(s)
-            st["d_chars"] += n - max(room, 0)
-            keep_tail(name, s[max(room, 0):])
-            if room > 0:
-                st["chars"] = text_limit
-                write(s[:room])
-            return n
-        capped_write._cibench_capped = True
-        stream.write = capped_write
-
-    def is_figure(obj):
-        mod = sys.modules.get("matplotlib.figure")
-        return mod is not None and isinstance(obj, mod.Figure)
-
-    fmt = ip.display_formatter.format
-
-    def capped_format(obj, *args, **kwargs):
-        if not st["armed"]:
-            return fmt(obj, *args, **kwargs)
-        if st["outs"] >= output_limit:
-            st["d_outs"] += 1
-            return {}, {}
-        if st["images"] >= image_limit and is_figure(obj):
-            st["d_images"] += 1
-            return {}, {}
-        result = fmt(obj, *args, **kwargs)
-        data = result[0] if isinstance(result, tuple) else result
-        for key in [k for k in data or () if k != "text/plain"]:  # every MIME type is capped
-            size = len(data[key]) if isinstance(data[key], (str, bytes)) else len(repr(data[key]))
-            if st["rich"] + size > rich_limit:
-                del data[key]
-                st["d_chars"] += size
-            else:
-                st["rich"] += size
-        if any(k.startswith("image/") for k in data or ()):
-            if st["images"] >= image_limit:
-                st["d_images"] += 1
-                return {}, {}
-            st["images"] += 1
-        st["outs"] += 1
-        return result
-
-    if hasattr(type(ip), "_tee"):
-        # IPython 9 re-wraps stream.write around every cell to keep all output in memory for
-        # its output history (unused here): it would sit outside our cap and keep a flood alive.
-        import contextlib
-        ip._tee = lambda channel: contextlib.nullcontext()
-    ip.display_formatter.format = capped_format
-    ip.display_pub.publish = capped_publish
-    ip.events.register("pre_run_cell", pre)
-    ip.events.register("post_run_cell", post)
-'''
+GUARD_CODE = (KERNEL_SIDE / "guard.py").read_text(encoding="utf-8")
 
 
 class _Manager(AsyncKernelManager):
@@ -654,19 +449,7 @@ class KernelSession:
             log.warning("reseeding the kernel failed: %s", result.error_name or result.status)
 
 
-RESEED_CODE = """\
-def _cibench_reseed(n):
-    import random, sys
-    random.seed(n)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(n)
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(n)
-    if "tensorflow" in sys.modules:
-        sys.modules["tensorflow"].random.set_seed(n)
-_cibench_reseed({seed})
-del _cibench_reseed
-"""
+RESEED_CODE = (KERNEL_SIDE / "reseed.py").read_text(encoding="utf-8")
 SEEDING = "per-step-v1"  # part of the ground-truth fingerprint: changing it makes truth stale
 
 
