@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .codeblocks import lagent_extract_code
 from .errors import UsageError
 from .task import Task
 
@@ -238,29 +239,12 @@ def qwen_actions(gen: str) -> list[Answer]:
         thought_start = text.rfind("\nThought:", pos, start)
         shown = text[thought_start if thought_start != -1 else pos:
                      end if end != -1 else len(text)].strip()
-        code = _qwen_extract(body).replace("/mnt/data/", "").replace("/path/to/", "")
+        code = lagent_extract_code(body).replace("/mnt/data/", "").replace("/path/to/", "")
         answers.append(Answer(text=shown, code=code.strip("\n") or None, exact_code=True))
         if end == -1:
             break
         pos = end + len(_OBSERVATION)
     return answers
-
-
-def _qwen_extract(text: str) -> str:
-    """Qwen-Agent's extract_code: a ``` block, else a `single` span, else JSON {"code"}, else all."""
-    triple = re.search(r"```[^\n]*\n(.+?)```", text, re.DOTALL)
-    single = re.search(r"`([^`]*)`", text, re.DOTALL)
-    if triple:
-        return triple.group(1)
-    if single:
-        return single.group(1)
-    try:
-        data = json.loads(text)
-        if isinstance(data, dict) and isinstance(data.get("code"), str):
-            return data["code"]
-    except json.JSONDecodeError:
-        pass
-    return text
 
 
 def _qwen_paths(code: str, files: list[str]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .kernel import KernelSession, OutputCaps
@@ -69,9 +70,13 @@ def reads_kernel_state(code: str) -> bool:
     return bool(loaded - bound - set(dir(builtins)))
 
 
-async def run_check(kernel: KernelSession, code: str) -> Execution:
+async def run_check(kernel: KernelSession, code: str,
+                    in_kernel: Callable[[str], Awaitable[Execution]] | None = None) -> Execution:
     """A hidden check cell: in a fresh process (same uid, limits and folder) when it reads only
-    files, so nothing the model did to the kernel can make it pass; else in the kernel."""
-    if reads_kernel_state(code):
-        return await kernel.execute(code, store_history=False)
-    return await kernel.run_detached(code)
+    files, so nothing the model did to the kernel can make it pass; else in the kernel, through
+    `in_kernel` when given (a session's executor, which rebuilds state after a restart)."""
+    if not reads_kernel_state(code):
+        return await kernel.run_detached(code)
+    if in_kernel is not None:
+        return await in_kernel(code)
+    return await kernel.execute(code, store_history=False)

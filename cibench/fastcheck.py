@@ -41,9 +41,9 @@ from .errors import KernelError
 from .fsutil import remove_tree
 from .groundtruth import GroundTruth, TruthStep, environment_fingerprint
 from .kernel import KERNEL_NAME, kernels_dir, scrubbed_environment
-from .records import Attempt, Execution, RunConfig, SessionRecord, StepRecord, Usage
+from .records import Attempt, Execution, RunConfig, SessionRecord, StepRecord
 from .sandbox import Sandbox
-from .session import SessionSettings, score_session, task_ref
+from .session import SessionSettings, finish_record, task_ref
 from .task import Task
 
 log = logging.getLogger(__name__)
@@ -244,15 +244,7 @@ async def run_fast_session(task: Task, agent: Any, truth: GroundTruth, config: R
         step_rec.check_code = check_code
         step_rec.check = _execution(by_index.get(len(items) - 1), 0)
     record.steps = [step_rec]
-    record.finished = _now()
-    record.usage = Usage()
-    for attempt in step_rec.attempts:
-        if attempt.execution is not None:
-            record.kernel_seconds += attempt.execution.seconds
-    record.kernel_seconds = round(record.kernel_seconds, 3)
-    if record.status == "complete":
-        score_session(record, truth)
-    return record
+    return finish_record(record, truth)
 
 
 async def build_truth_fast(task: Task, pool: ForkPool) -> GroundTruth:

@@ -164,8 +164,12 @@ async def ensure_truth(task: Task, oracle_dir: Path, *, rebuild: bool = False,
         assert truth is not None
         return truth
     log.info("%s: building ground truth", task.id)
-    truth = await build_truth(task, limits=limits)
-    path = truth_path(oracle_dir, task.id)
+    return store_truth(oracle_dir, await build_truth(task, limits=limits))
+
+
+def store_truth(oracle_dir: Path, truth: GroundTruth) -> GroundTruth:
+    """Write `oracle/<task>.json` atomically; a folder that can't be written is one line."""
+    path = truth_path(oracle_dir, truth.task_id)
     try:
         atomic_write_json(path, truth.model_dump(mode="json"))
     except OSError as exc:

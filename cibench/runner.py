@@ -36,6 +36,7 @@ from .groundtruth import (
     environment_fingerprint,
     is_current,
     load_truth,
+    store_truth,
     truth_path,
     truth_sha256,
 )
@@ -140,14 +141,7 @@ async def _ensure_truth_fast(task: Task, oracle_dir: Path, pool: ForkPool,
         assert truth is not None
         return truth
     log.info("%s: building ground truth (fast path)", task.id)
-    truth = await build_truth_fast(task, pool)
-    path = truth_path(oracle_dir, task.id)
-    try:
-        atomic_write_json(path, truth.model_dump(mode="json"))
-    except OSError as exc:
-        raise RunDirError(f"cannot write ground truth: {exc.strerror or exc}", path=path,
-                          hint="check --oracle-dir") from exc
-    return truth
+    return store_truth(oracle_dir, await build_truth_fast(task, pool))
 
 
 async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,

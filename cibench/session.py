@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
-from .execute import collect_figures, reads_kernel_state
+from .execute import collect_figures, run_check
 from .fsutil import make_sandbox_dirs, remove_tree
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
 from .kernel import (
@@ -197,10 +197,7 @@ class _Replayer:
                 self.history.append(Turn(role="assistant", text=GIVE_UP_REPLY, step=step.index))
         if step.checks:
             record.check_code = "\n\n".join(step.checks)
-            # a check that reads only files runs in a fresh process (execute.run_check)
-            record.check = (await self.execute(record.check_code)
-                            if reads_kernel_state(record.check_code)
-                            else await self.kernel.run_detached(record.check_code))
+            record.check = await run_check(self.kernel, record.check_code, self.execute)
         if self.config.mode == "oracle":
             self.replay.append((step.index, step.reference))
             await self.kernel.reseed(step.index)
@@ -268,6 +265,12 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
             await asyncio.to_thread(sandbox.reap)
         if not settings.keep_scratch:
             remove_tree(root)
+    return finish_record(record, truth)
+
+
+def finish_record(record: SessionRecord, truth: GroundTruth) -> SessionRecord:
+    """Close a session's record: end time, usage and kernel time summed over its attempts,
+    and the scores when it completed."""
     record.finished = _now()
     record.usage = Usage()
     for step_record in record.steps:

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..codeblocks import lagent_extract_code
 from ..records import Reply, Turn
 from ..registry import Registry
 from ..scoring.opencompass import interpreter_text, raw_result
@@ -353,24 +354,8 @@ EMPTY_CODE = "The input code is empty. Please follow the format."
 CIREACT_GIVE_UP = "对不起，我无法回答你的问题"
 _LAGENT_ACTION_RE = re.compile("Action:(.*?)\n")
 _LAGENT_ARGS_RE = re.compile("Action Input:(.*)", re.DOTALL)
-_OC_TRIPLE_RE = re.compile(r"```[^\n]*\n(.+?)```", re.DOTALL)
-_OC_SINGLE_RE = re.compile(r"`([^`]*)`", re.DOTALL)
-
-
-def opencompass_extract_code(text: str) -> str:
-    """opencompass/lagent/actions/ipython_interpreter.py `extract_code`: the first triple-backtick
-    block, else the first single-backtick span, else a JSON object's `code` (json5 there; JSON
-    here), else the text itself."""
-    triple, single = _OC_TRIPLE_RE.search(text), _OC_SINGLE_RE.search(text)
-    if triple:
-        return triple.group(1)
-    if single:
-        return single.group(1)
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text
-    return data["code"] if isinstance(data, dict) and isinstance(data.get("code"), str) else text
+#: OpenCompass's `extract_code` (cibench/codeblocks.py)
+opencompass_extract_code = lagent_extract_code
 
 
 def lagent_parse(text: str) -> tuple[str, str, str]:
