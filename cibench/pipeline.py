@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
 
 from .agents.base import Agent
@@ -24,16 +25,19 @@ from .records import RunConfig, SessionRecord
 from .session import SessionSettings, run_session, score_session
 from .task import Task
 from .vis_judge import judge_session
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
 async def run_scored(task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
-                     settings: SessionSettings, pool: ForkPool | None = None) -> SessionRecord:
-    """The session, scored: a kernel session, or the fast path for what it serves."""
+                     settings: SessionSettings, pool: ForkPool | None = None,
+                     workspace: Awaitable[Workspace] | None = None) -> SessionRecord:
+    """The session, scored: a kernel session (in `workspace` when one was opened ahead), or the
+    fast path for what it serves."""
     if pool is not None and eligible(task, agent, config.mode):
         return await run_fast_session(task, agent, truth, config, pool)
-    return await run_session(task, agent, truth, config, settings)
+    return await run_session(task, agent, truth, config, settings, workspace)
 
 
 async def judge_and_write(record: SessionRecord, truth: GroundTruth, path: Path,

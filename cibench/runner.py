@@ -27,7 +27,8 @@ from typing import Any
 from ._version import __version__
 from .agents.base import Agent, AgentOptions, make_agent
 from .collector import clean_name
-from .errors import CibenchError, GroundTruthError, RunDirError, SchemaVersionError
+from .errors import CibenchError, GroundTruthError, RunDirError, SchemaVersionError, UsageError
+from .executor import Executor, LocalExecutor, SessionJob
 from .fastcheck import ForkPool, build_truth_fast, truth_eligible
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import (
@@ -42,7 +43,7 @@ from .groundtruth import (
 )
 from .notebook import read_session
 from .paths import model_slug, record_path, sample_path, session_path
-from .pipeline import judge_and_write, rescore_record, run_scored
+from .pipeline import judge_and_write, rescore_record
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
 from .records import RunConfig, SessionRecord, Usage
@@ -85,6 +86,8 @@ class RunOptions:
     fast_path: bool = True  # replayed check-only tasks run forked from a warm worker (fastcheck)
     vis_judge: dict[str, Any] | None = None  # --vis-judge: JudgeSettings.as_params()
     run_id: str | None = None
+    executor: str = "local"  # --executor: "local" (this process) or "ray" (ray_executor.py)
+    address: str | None = None  # --address: the Ray cluster (None: start a local instance)
     agent: AgentOptions = field(default_factory=AgentOptions)
     settings: SessionSettings = field(default_factory=SessionSettings)
     progress: Progress = field(default_factory=NullProgress)  # live display (cibench/progress.py)
@@ -204,12 +207,12 @@ def _finished(path: Path, config: RunConfig, task: Task) -> SessionRecord | None
 
 
 async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[str, GroundTruth],
-                     opts: RunOptions, out: Path, run_id: str,
-                     sample: int | None = None, pool: ForkPool | None = None
-                     ) -> list[SessionRecord]:
+                     opts: RunOptions, out: Path, run_id: str, executor: Executor,
+                     sample: int | None = None, spec: str | None = None) -> list[SessionRecord]:
     """Every task with one entered agent; `sample` (with --samples) names the sample; `model`
-    is the model's name in the run (folder, records). With `pool`, replayed check-only tasks
-    take the fast path (fastcheck.py)."""
+    is the model's name in the run (folder, records), `spec` the --model as given (how a
+    worker elsewhere builds the agent; default `model`). Sessions already complete are
+    skipped; the others run on `executor`, at most `--jobs` at once, in task order."""
     sem = asyncio.Semaphore(max(1, opts.jobs))
     params = {"temperature": opts.agent.temperature, "max_tokens": opts.agent.max_tokens,
               "seed": opts.agent.seed, "feedback_chars": opts.agent.feedback_chars,
@@ -223,27 +226,35 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
                        timeout=opts.timeout, params=params)
     label = "" if sample is None else f" sample {sample}/{opts.samples}"
     opts.progress.add_total(len(tasks), f"{model} · {opts.mode}")
-
-    async def one(task: Task) -> SessionRecord:
+    records: dict[str, SessionRecord] = {}
+    pending: list[tuple[Path, SessionJob]] = []
+    for task in tasks:
         path = (session_path(out, model, task.id) if sample is None
                 else sample_path(out, model, task.id, sample))
         done = _finished(path, config, task)
         if done is not None:
             log.info("%s %s%s: already complete, skipped", model, task.id, label)
             opts.progress.session_done(done, skipped=True)
-            return done
+            records[task.id] = done
+        else:
+            pending.append((path, SessionJob(task=task, truth=truths[task.id], config=config,
+                                             model=spec or model, agent_options=opts.agent,
+                                             settings=opts.settings)))
+    executor.expect([job for _, job in pending], agent)
+
+    async def one(path: Path, job: SessionJob) -> None:
         async with sem:
-            log.info("%s %s%s: running (%s)", model, task.id, label, opts.mode)
-            truth = truths[task.id]
-            record = await run_scored(task, agent, truth, config, opts.settings, pool)
+            log.info("%s %s%s: running (%s)", model, job.task.id, label, opts.mode)
+            record = await executor.run(job, agent)
         # written outside the semaphore (judge_and_write writes in a thread): the notebook's
         # fsync then overlaps the next session's work (most of a fast-path session's time)
-        await judge_and_write(record, truth, path, out)
-        log.info("%s %s%s: %s %s", model, task.id, label, record.status,
+        await judge_and_write(record, job.truth, path, out)
+        log.info("%s %s%s: %s %s", model, job.task.id, label, record.status,
                  json.dumps(record.scores))
         opts.progress.session_done(record)
-        return record
-    return list(await asyncio.gather(*(one(t) for t in tasks)))
+        records[job.task.id] = record
+    await asyncio.gather(*(one(path, job) for path, job in pending))
+    return [records[t.id] for t in tasks]
 
 
 def summarize(records: list[SessionRecord]) -> dict[str, Any]:
@@ -282,6 +293,18 @@ def summarize(records: list[SessionRecord]) -> dict[str, Any]:
             if sampled.get("skipped"):  # generations CRUXEval leaves out before counting
                 results[-1]["cruxeval_skipped"] = sampled["skipped"]
     return {"schema_version": SUMMARY_SCHEMA_VERSION, "results": results}
+
+
+def make_executor(opts: RunOptions, fork_pool: ForkPool | None) -> Executor:
+    """The executor `--executor` names (not yet entered)."""
+    if opts.executor == "ray":
+        from .ray_executor import RayExecutor  # optional: `pip install cibench[ray]`
+        return RayExecutor(opts.address, jobs=opts.jobs)
+    if opts.executor != "local":
+        raise UsageError(f"--executor {opts.executor}: unknown executor",
+                         hint="use --executor local or --executor ray")
+    return LocalExecutor(opts.settings, opts.timeout, spare=min(opts.jobs, os.cpu_count() or 1),
+                         fork_pool=fork_pool)
 
 
 def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:
@@ -349,6 +372,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                 pool = None
                 if opts.fast_path and any(getattr(a, "replays", False) for a in agents):
                     pool = await stack.enter_async_context(ForkPool(opts.jobs, opts.settings))
+                executor = await stack.enter_async_context(make_executor(opts, pool))
                 run_id = _check_manifest(out, opts, run_id)
                 truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs,
                                                       pool=pool)
@@ -360,10 +384,10 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                     if opts.samples > 1:  # one agent (and response cache) per sample
                         from .sampling import run_model_samples
                         got = await run_model_samples(model, tasks, truths, opts, out, run_id,
-                                                      name=name, pool=pool)
+                                                      executor, name=name)
                     else:
                         got = await _run_model(agent, name, tasks, truths, opts, out, run_id,
-                                               pool=pool)
+                                               executor, spec=model)
                     made.update((record_path(out, r), r) for r in got)
             _record_truth_hashes(out, truth_hashes)
             records = collect_sessions(out, known=made)

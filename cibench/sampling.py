@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .agents.base import make_agent
 from .paths import model_slug
 from .records import SessionRecord
 
 if TYPE_CHECKING:
+    from .executor import Executor
     from .groundtruth import GroundTruth
     from .runner import RunOptions
     from .task import Task
@@ -36,14 +37,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 async def run_model_samples(model: str, tasks: list[Task], truths: dict[str, GroundTruth],
-                            opts: RunOptions, out: Path, run_id: str, *, name: str | None = None,
-                            pool: Any = None) -> list[SessionRecord]:
+                            opts: RunOptions, out: Path, run_id: str, executor: Executor, *,
+                            name: str | None = None) -> list[SessionRecord]:
     """Run every task `opts.samples` times with `model`; resumable per sample.
 
     Each sample gets an agent and response cache of its own (the cache would otherwise replay
     sample 1's answers) and knows its index (`AgentOptions.sample`: replayed answers give
     sample i generation i); with `--seed S`, sample i uses seed S+i-1. `name` is the model's
-    name in the run (default `model`); `pool` is the fast path's (fastcheck.py)."""
+    name in the run (default `model`); sessions run on `executor` (executor.py)."""
     from .runner import _run_model  # lazy: runner imports this module
 
     n = opts.samples
@@ -62,5 +63,5 @@ async def run_model_samples(model: str, tasks: list[Task], truths: dict[str, Gro
                                             sample=i))
         async with make_agent(model, sample_opts.agent) as agent:
             records += await _run_model(agent, name, tasks, truths, sample_opts, out, run_id,
-                                        sample=i, pool=pool)
+                                        executor, sample=i, spec=model)
     return records

@@ -13,25 +13,15 @@ made it (e2e: the session's successful cells; oracle: the references) and the ag
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
 from .execute import collect_figures, run_check
-from .fsutil import make_sandbox_dirs, remove_tree
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
-from .kernel import (
-    INTERRUPT_GRACE,
-    KernelLimits,
-    KernelSession,
-    OutputCaps,
-    startup_code,
-)
+from .kernel import KernelSession
 from .records import (
     Attempt,
     Execution,
@@ -43,11 +33,11 @@ from .records import (
     Turn,
     Usage,
 )
-from .sandbox import Sandbox, SandboxOptions
 from .scoring.aggregate import pool
 from .scoring.scorer import score_step
 from .tamper import describe, scan
 from .task import Step, Task
+from .workspace import SessionSettings, Workspace, open_workspace
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +71,6 @@ def refused_execution(ename: str, why: str) -> Execution:
     return Execution(status="error", note=f"not run: {why}", outputs=[
         {"output_type": "error", "ename": ename, "evalue": why,
          "traceback": [f"{ename}: {why}"]}])
-
-
-@dataclass
-class SessionSettings:
-    """How sessions run, beyond the run config: kernel limits, output caps, containment."""
-
-    limits: KernelLimits = field(default_factory=KernelLimits)
-    caps: OutputCaps = field(default_factory=OutputCaps)
-    scratch_root: Path | None = None
-    keep_scratch: bool = False
-    cmd_prefix: list[str] = field(default_factory=list)
-    sandbox: SandboxOptions | None = None  # None: the kernel runs as the invoking user
-    interrupt_grace: float = INTERRUPT_GRACE  # s to wait for an interrupted cell before restart
-    secret_env: tuple[str, ...] = ()  # variables holding the run's keys: never in a kernel
 
 
 def _now() -> str:
@@ -229,42 +205,33 @@ def score_session(record: SessionRecord, truth: GroundTruth) -> None:
 
 
 async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
-                      settings: SessionSettings | None = None) -> SessionRecord:
-    """Run one task with one agent; infrastructure failures end in status `error`, not a raise."""
+                      settings: SessionSettings | None = None,
+                      workspace: Awaitable[Workspace] | None = None) -> SessionRecord:
+    """Run one task with one agent; infrastructure failures end in status `error`, not a raise.
+    `workspace` is one opened ahead for this task (kernel_pool.py); without it one is opened
+    here. Either way it is closed when the session ends."""
     settings = settings or SessionSettings()
     record = SessionRecord(run=config, task=task_ref(task), started=_now(),
                            environment=environment_fingerprint())
-    root, scratch, home = make_sandbox_dirs(task, settings.scratch_root)
-    sandbox = None
-    limits = settings.limits
+    opened: Workspace | None = None
     try:
-        if settings.sandbox is not None:
-            sandbox = Sandbox.for_session(settings.sandbox, home=home)
-        if (sandbox is None or not sandbox.own_uid) and limits.processes:
-            # RLIMIT_NPROC counts every process of the uid (all of root's or the user's),
-            # and root ignores it: only meaningful for a uid of the session's own
-            limits = dataclasses.replace(limits, processes=None)
-        async with KernelSession(scratch, timeout=config.timeout, limits=limits,
-                                 caps=settings.caps, startup_code=startup_code(),
-                                 cmd_prefix=settings.cmd_prefix, sandbox=sandbox,
-                                 interrupt_grace=settings.interrupt_grace,
-                                 secret_env=settings.secret_env) as kernel:
-            replayer = _Replayer(task, agent, truth, config, kernel)
-            for i, code in enumerate(task.setup, 1):
-                result = await kernel.execute(code, timeout=REFERENCE_TIMEOUT)
-                if not result.ok:
-                    raise CibenchError(f"setup cell {i} failed: {result.error_name}",
-                                       path=task.path)
-            for step in task.steps:
-                record.steps.append(await replayer.run_step(step))
+        opened = await (workspace if workspace is not None
+                        else open_workspace(task, settings, config.timeout))
+        kernel = opened.kernel
+        replayer = _Replayer(task, agent, truth, config, kernel)
+        for i, code in enumerate(task.setup, 1):
+            result = await kernel.execute(code, timeout=REFERENCE_TIMEOUT)
+            if not result.ok:
+                raise CibenchError(f"setup cell {i} failed: {result.error_name}",
+                                   path=task.path)
+        for step in task.steps:
+            record.steps.append(await replayer.run_step(step))
     except (AgentError, CibenchError) as exc:
         record.status, record.error = "error", str(exc)
         log.error("%s: %s", task.id, exc)
     finally:
-        if sandbox is not None:
-            await asyncio.to_thread(sandbox.reap)
-        if not settings.keep_scratch:
-            remove_tree(root)
+        if opened is not None:
+            await opened.close()
     return finish_record(record, truth)
 
 
