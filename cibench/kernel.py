@@ -97,6 +97,8 @@ class KernelSession:
     _starting: bool = field(default=False, init=False, repr=False)
     _pgids: set[int] = field(default_factory=set, init=False, repr=False)
     _watch: TreeWatch | None = field(default=None, init=False, repr=False)
+    _seed: int | None = field(default=None, init=False, repr=False)  # sent before the next cell
+    _seed_msg: str | None = field(default=None, init=False, repr=False)
 
     async def __aenter__(self) -> KernelSession:
         await self.start()
@@ -336,6 +338,7 @@ class KernelSession:
         timeout = self.timeout if timeout is None else timeout
         kc = self._kc
         started = time.monotonic()
+        self._send_seed(kc)
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
                             stop_on_error=False)
         collector = Collector(caps or self.caps, msg_id)
@@ -406,21 +409,13 @@ class KernelSession:
         """The cell's status as the shell channel's execute_reply says. Model code can silence
         what IPython *publishes* on iopub (patch `showtraceback`), but not the reply, which
         ipykernel builds from the exception itself; an extra reply the code sends itself
-        cannot turn an error into success either (any error reply wins)."""
-        replies: list[dict[str, Any]] = []
-        deadline = time.monotonic() + REPLY_WAIT
-        while True:
-            wait = 0.01 if replies else deadline - time.monotonic()
-            if wait <= 0:
-                break
-            try:
-                msg = await kc.get_shell_msg(timeout=wait)
-            except queue.Empty:
-                break
-            parent = msg.get("parent_header") if isinstance(msg, dict) else None
-            if isinstance(parent, dict) and parent.get("msg_id") == msg_id:
-                content = msg.get("content")
-                replies.append(content if isinstance(content, dict) else {})
+        cannot turn an error into success either (any error reply wins).
+
+        Every reply is read up to a barrier: a kernel_info_request sent once the cell went idle.
+        The kernel answers shell requests in order, so its reply comes after the cell's real
+        execute_reply and after any the code forged while it ran (same socket, same order);
+        its msg_id is unpredictable to model code. No fixed wait is needed."""
+        replies = await self._replies_until_barrier(kc, msg_id)
         failed = [r for r in replies if r.get("status") != "ok"]
         if replies and not failed:
             return status
@@ -437,16 +432,48 @@ class KernelSession:
                                                        f"{evalue}", f"[cibench: {why}]"])
         return "error"
 
+    async def _replies_until_barrier(self, kc: Any, msg_id: str) -> list[dict[str, Any]]:
+        """The contents of every shell reply to `msg_id`, read up to the kernel_info barrier
+        (or REPLY_WAIT s, when the kernel does not answer it)."""
+        barrier = kc.kernel_info()
+        replies: list[dict[str, Any]] = []
+        deadline = time.monotonic() + REPLY_WAIT
+        while (wait := deadline - time.monotonic()) > 0:
+            try:
+                msg = await kc.get_shell_msg(timeout=wait)
+            except queue.Empty:
+                break
+            parent = msg.get("parent_header") if isinstance(msg, dict) else None
+            parent_id = parent.get("msg_id") if isinstance(parent, dict) else None
+            if parent_id == barrier:
+                break
+            if parent_id is not None and parent_id == self._seed_msg:
+                self._seed_msg = None
+                if (msg.get("content") or {}).get("status") != "ok":
+                    log.warning("reseeding the kernel failed: %s",
+                                clean_name(str((msg.get("content") or {}).get("ename"))))
+            if parent_id == msg_id:
+                content = msg.get("content")
+                replies.append(content if isinstance(content, dict) else {})
+        return replies
+
     async def reseed(self, seed: int) -> None:
-        """Seed random, numpy, torch and tensorflow (those already imported) with `seed`.
+        """Seed random, numpy, torch and tensorflow (those already imported) with `seed`
+        before the next `execute`.
 
         Done before every step's reference (ground truth) and before every attempt and
         reference run of a session, so random data depends only on the step number, not on
-        how many times earlier code ran (oracle mode runs each step's code twice)."""
-        result = await self.execute(RESEED_CODE.format(seed=int(seed)), timeout=30,
-                                    store_history=False)
-        if not result.ok:
-            log.warning("reseeding the kernel failed: %s", result.error_name or result.status)
+        how many times earlier code ran (oracle mode runs each step's code twice). The seeding
+        request is sent just ahead of the next cell's, in the same batch: the kernel runs them
+        in order, and no round trip is spent waiting for it (a failure is logged)."""
+        self._seed = int(seed)
+
+    def _send_seed(self, kc: Any) -> None:
+        if self._seed is None:
+            return
+        self._seed_msg = kc.execute(RESEED_CODE.format(seed=self._seed), silent=True,
+                                    store_history=False, allow_stdin=False, stop_on_error=False)
+        self._seed = None
 
 
 RESEED_CODE = (KERNEL_SIDE / "reseed.py").read_text(encoding="utf-8")

@@ -27,6 +27,7 @@ from typing import Any
 from ._version import __version__
 from .agents.base import Agent, AgentOptions, make_agent
 from .collector import clean_name
+from .concurrency import default_jobs
 from .errors import CibenchError, GroundTruthError, RunDirError, SchemaVersionError, UsageError
 from .executor import Executor, LocalExecutor, SessionJob
 from .fastcheck import ForkPool, build_truth_fast, truth_eligible
@@ -81,7 +82,7 @@ class RunOptions:
     attempts: int = 3
     timeout: float = 60.0
     scoring: str = "default"
-    jobs: int = 2
+    jobs: int = 0  # sessions in flight; 0: chosen from the machine and the models (concurrency.py)
     samples: int = 1  # --samples N: each task answered N times (see sampling.py)
     fast_path: bool = True  # replayed check-only tasks run forked from a warm worker (fastcheck)
     vis_judge: dict[str, Any] | None = None  # --vis-judge: JudgeSettings.as_params()
@@ -343,6 +344,10 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     Everything that can be refused (tasks, missing data files, sandbox flags, models, API
     server) is checked before the first session starts; when that fails in a folder this call
     created, the folder is removed again, so bad input leaves nothing half-written."""
+    if opts.jobs < 1:
+        jobs, why = default_jobs(opts.models)
+        log.info("--jobs %d (%s)", jobs, why)
+        opts = dataclasses.replace(opts, jobs=jobs)
     tasks, waiting = preflight_tasks(load_tasks(opts.paths))
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)

@@ -13,6 +13,7 @@ made it (e2e: the session's successful cells; oracle: the references) and the ag
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -232,7 +233,9 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
     finally:
         if opened is not None:
             await opened.close()
-    return finish_record(record, truth)
+    # scoring (SSIM, figure data) is CPU work: in a thread, so other sessions' kernels and
+    # model calls go on meanwhile
+    return await asyncio.to_thread(finish_record, record, truth)
 
 
 def finish_record(record: SessionRecord, truth: GroundTruth) -> SessionRecord:

@@ -71,6 +71,8 @@ def ssim_default(expected_png: bytes, found_png: bytes) -> float:
         if min(a.shape[:2]) < 7:
             logger.info("ssim_default: image smaller than 7x7 (%s)", a.shape)
             return 0.0
+        if a.shape == b.shape and np.array_equal(a, b):
+            return 1.0  # what SSIM gives identical images, exactly; without its 0.1 s of filters
         value = structural_similarity(a, b, channel_axis=-1, data_range=255)
     except Exception as exc:  # bad bytes, truncated PNG, ...
         logger.info("ssim_default: cannot compare images: %s", exc)
