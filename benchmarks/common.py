@@ -154,12 +154,15 @@ def run_cibench(args: Sequence[str | Path], log: Path, env: dict[str, str] | Non
 
 
 def summary_row(run_dir: Path) -> dict[str, Any]:
-    """The first result row of a run's summary.json, with `failures` = sessions in error."""
+    """The first result row of a run's summary.json: `errors` = sessions in an infrastructure
+    error, `failed_steps` = steps that failed (wrong answer, error, ...)."""
     summary = json.loads((run_dir / "summary.json").read_text())
     row = summary["results"][0]
+    failures = row.get("failures") or {}
     return {"tasks": row["tasks"], "steps": row["steps"], "errors": len(row["errors"]),
+            "failed_steps": sum(v for v in failures.values() if isinstance(v, int)),
             "exec_rate": row["metrics"].get("exec_rate"), "num_acc": row["metrics"].get("num_acc"),
-            "failures": row.get("failures") or {}}
+            "failures": failures}
 
 
 def has_run_flag(flag: str) -> bool:

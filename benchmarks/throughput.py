@@ -97,10 +97,11 @@ def main() -> None:
     if many_row is not None:
         body += "\n\n" + table(
             ["sessions in flight", "wall s", "first call → last answer s", "model calls",
-             "peak calls in flight", "sessions in error", "exit", "Exe %", "Num %"],
+             "peak calls in flight", "sessions done", "sessions in error", "failed steps",
+             "exit", "Exe %", "Num %"],
             [[args.many, many_row["wall_s"], many_row["first_call_to_last_answer_s"],
-              many_row["model_calls"],
-              many_row["peak_calls_in_flight"], many_row["errors"], many_row["exit"],
+              many_row["model_calls"], many_row["peak_calls_in_flight"], many_row.get("tasks"),
+              many_row["errors"], many_row.get("failed_steps"), many_row["exit"],
               many_row["exec_rate"], many_row["num_acc"]]])
     print(body)
     target = ""
@@ -109,7 +110,8 @@ def main() -> None:
         target = (f"\n\nTarget: `--jobs 8` at least 6.5× faster than `--jobs 1`: "
                   f"{by_jobs[8]['speedup_vs_jobs1']}×. ")
     if many_row is not None and args.many == 64:
-        target += f"64 in flight without failures: {many_row['errors']} sessions in error."
+        target += (f"64 in flight without failures: {many_row['errors']} sessions in error, "
+                   f"{many_row.get('failed_steps')} failed steps.")
     explain = (f"\n\nSuite: {args.copies} copies of a {args.steps}-step task (generated; each "
                f"step prints a number), one model call per step answered after {args.latency} s "
                "by the scripted server (tests/openai_server.py) in the `react` format. Each run: "
