@@ -30,6 +30,8 @@ if str(REPO) not in sys.path:  # the worktree's cibench and tests/openai_server.
 
 from tests.openai_server import ScriptedServer  # noqa: E402
 
+SECTIONS = ["overhead", "throughput", "memory", "ray"]  # their order in RESULTS.md
+SECTION_RE = re.compile(r"(?:\n*)(<!-- begin (\w+) -->.*?<!-- end \2 -->)", re.S)
 RESULTS_HEAD = """# cibench benchmarks: results
 
 Written by the scripts in this folder (see README.md); each script replaces its own section.
@@ -111,13 +113,12 @@ def write_results(name: str, title: str, body: str, data: dict[str, Any], quick:
             f"{info['os']}, Python {info['python']}; load average at start "
             f"{info['load_avg_1m_at_start']}\n"
             f"- figures also in `benchmarks/{name}.json`\n\n{body.strip()}\n")
-    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
-    block = f"{begin}\n{text}{end}"
     old = RESULTS.read_text() if RESULTS.exists() else RESULTS_HEAD
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
-        old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
+    blocks = {key: block for block, key in SECTION_RE.findall(old)}
+    blocks[name] = f"<!-- begin {name} -->\n{text}<!-- end {name} -->"
+    head = SECTION_RE.sub("", old).rstrip("\n")
+    ordered = sorted(blocks, key=lambda k: SECTIONS.index(k) if k in SECTIONS else len(SECTIONS))
+    RESULTS.write_text(head + "\n\n" + "\n\n".join(blocks[k] for k in ordered) + "\n")
     print(f"results: {RESULTS} (section {name}), {BENCH_DIR / (name + '.json')}")
 
 

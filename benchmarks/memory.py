@@ -8,8 +8,8 @@ fixed-latency server (so all N sessions are in flight together), while the resid
 of the cibench process and all its descendants (kernels, their children) is sampled every
 0.2 s. Reported: peak total, peak of the cibench process alone, most kernels alive at once,
 peak total / N, and the marginal cost of a session ((peak N - peak 1) / (N - 1)). RSS counts
-shared pages (the kernels' common libraries) once per process, so the totals overstate what the
-machine really gives up; the marginal figure is the one to plan with.
+pages shared between processes (the kernels' common libraries) in each of them, so the totals
+overstate what the machine really gives up; the marginal figure is the one to plan with.
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ def main() -> None:
     explain = (f"\n\nEach row: N copies of a {args.steps}-step task at `--jobs N` with a "
                f"{args.latency} s model (the scripted server), `--no-report`; RSS of the cibench "
                "process and all its descendants summed, sampled every 0.2 s "
-               f"({'psutil' if psutil is not None else '/proc'}); shared pages are counted once "
-               "per process. Marginal = (peak N − peak 1) / (N − 1).")
+               f"({'psutil' if psutil is not None else '/proc'}); pages shared between processes "
+               "count in each of them. Marginal = (peak N − peak 1) / (N − 1).")
     write_results("memory", "(c) Memory per session in flight", body + explain,
                   {"latency_s": args.latency, "steps": args.steps, "runs": rows,
                    "sampler": "psutil" if psutil is not None else "/proc"}, args.quick)
