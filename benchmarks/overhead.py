@@ -67,10 +67,12 @@ def find_suite(args: argparse.Namespace, work: Path) -> Path:
     return out / SPLIT
 
 
-def validated_tasks(suite: Path, oracle: Path, work: Path, quick: bool) -> tuple[list[Task], int]:
-    """The tasks of `suite` that validate (ground truth built into `oracle`), and how many were
-    tried (those not waiting for assets)."""
-    ready = [t for t in load_tasks([suite]) if not t.missing_assets()]
+def validated_tasks(suite: Path, oracle: Path, work: Path,
+                    quick: bool) -> tuple[list[Task], int, int]:
+    """The tasks of `suite` that validate (ground truth built into `oracle`), how many were
+    tried (those not waiting for assets) and how many the suite holds."""
+    every = load_tasks([suite])
+    ready = [t for t in every if not t.missing_assets()]
     tried = ready[:QUICK_TRIED] if quick else ready
     if not tried:
         sys.exit(f"overhead: no task in {suite} has its data files")
@@ -80,7 +82,7 @@ def validated_tasks(suite: Path, oracle: Path, work: Path, quick: bool) -> tuple
     kept = [t for t in tried if (t.id, str(len(t.steps))) in ok]
     print(f"{len(kept)} of {len(tried)} tasks validate (ground truth built in {seconds:.1f} s, "
           "not counted)")
-    return (kept[:QUICK_TASKS] if quick else kept), len(tried)
+    return (kept[:QUICK_TASKS] if quick else kept), len(tried), len(every)
 
 
 # ------------------------------------------------------------------------------ bare loop
@@ -192,7 +194,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         oracle = work / "oracle"
         suite = find_suite(args, work)
-        tasks, tried = validated_tasks(suite, oracle, work, args.quick)
+        tasks, tried, total = validated_tasks(suite, oracle, work, args.quick)
         if not tasks:
             sys.exit("overhead: no task validates; see " + str(work / "validate.log"))
         steps = sum(len(t.steps) for t in tasks)
@@ -234,12 +236,14 @@ def main() -> None:
     if 2 in by_jobs:
         targets.append(f"`--jobs 2` below the bare loop's wall: "
                        f"{by_jobs[2]['wall_over_bare_wall']}× of it")
-    task_lines = "\n".join(f"| {t.id} | {len(t.steps)} | {r['cells']} | {r['wall_s']} | "
-                           f"{r['floor_s']} |" for t, r in zip(tasks, bare_rows, strict=True))
+    task_lines = "\n".join(
+        f"| {t.id} | {len(t.steps)} | {r['cells']} | {r['wall_s']} | {r['floor_s']} | "
+        f"{'imported by position (mismatch)' if t.metadata.get('mismatch') else ''} |"
+        for t, r in zip(tasks, bare_rows, strict=True))
     source = f"`--suite {args.suite}`" if args.suite else (
         f"`cibench import cibench {DATASET}`, split `{SPLIT}`")
     text = (body + "\n\nTargets: " + "; ".join(targets) + ".\n\n"
-            f"Tasks: {source}; of the {tried} tasks with their data files"
+            f"Tasks: {source}: {total} tasks; of the {tried} with their data files"
             f"{' (the first ' + str(QUICK_TRIED) + ' tried, --quick)' if args.quick else ''}, "
             f"those `cibench validate` passes{' (the first ' + str(QUICK_TASKS) + ')' if args.quick else ''}: "
             f"**{len(tasks)} tasks, {steps} steps**. The floor is the sum of execute_input → "
@@ -253,11 +257,12 @@ def main() -> None:
             "scripts/bench_run.py, no sandbox): a cibench kernel starts in "
             f"{context['kernel_start_s']} s; a trivial cell takes {context['trivial_cell_ms']} "
             "ms.\n\n"
-            "| task | steps | cells | bare wall s | floor s |\n|---|---:|---:|---:|---:|\n"
+            "| task | steps | cells | bare wall s | floor s | note |\n"
+            "|---|---:|---:|---:|---:|---|\n"
             + task_lines)
     write_results("overhead", "(a) Harness overhead against the floor, CIBench generation tasks",
                   text, {"suite": str(args.suite or DATASET), "tasks": [t.id for t in tasks],
-                         "steps": steps, "tried": tried, "bare_wall_s": round(bare_wall, 3),
+                         "steps": steps, "tried": tried, "total": total, "bare_wall_s": round(bare_wall, 3),
                          "floor_s": round(floor, 3), "bare_tasks": bare_rows, "runs": runs,
                          "kernel": context,
                          "repository": str(REPO)}, args.quick)
