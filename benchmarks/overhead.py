@@ -3,7 +3,7 @@
     python benchmarks/overhead.py [--suite DIR] [--quick] [--work DIR]
 
 1. The suite: `--suite DIR` (a folder of task notebooks), else the English CIBench sources in
-   /work/shared/datasets/cibench imported with `cibench import cibench` and their
+   ../shared/datasets/cibench imported with `cibench import cibench` and their
    `cibench_generation/` split. Tasks waiting for assets are left out; the rest go through
    `cibench validate` (ground truth built here, not counted) and those that validate are kept.
    `--quick`: the first 3 that validate (of the first 6 tried).
@@ -47,7 +47,7 @@ from cibench.limits import scrubbed_environment
 from cibench.resources import kernels_dir
 from cibench.task import Task, load_tasks
 
-DATASET = Path("/work/shared/datasets/cibench")
+DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cibench"  # ../shared
 SPLIT = "cibench_generation"
 QUICK_TASKS, QUICK_TRIED = 3, 6
 OK_LINE = re.compile(r"^ok (\S+): (\d+) steps", re.M)
