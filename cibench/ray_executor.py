@@ -1,0 +1,344 @@
+"""`--executor ray`: each session is one Ray task, run on a Ray worker with its kernel started
+there; the scored record comes back to this process, which judges and writes the run folder
+exactly as a local run does (same notebooks, same resume, same summary.json).
+
+    async with RayExecutor(address=None, jobs=8) as executor:   # None: a local Ray instance
+        executor.expect(jobs, agent)
+        record = await executor.run(job, agent)
+
+What travels (docs/ray.md):
+- to the worker: the `SessionJob` (task, ground truth, run config, the `--model` spec and agent
+  options, session settings), the task's `data/` folder packed once per folder (workers need no
+  shared filesystem for task files), and the model's response cache as it was when the model's
+  sessions were queued (one object per cache, shared by all its sessions), so a resumed run
+  replays cached answers in the worker as it would locally.
+- back: the scored `SessionRecord` as JSON (validated here: worker output is untrusted) and the
+  cache entries the session added, appended to the run folder's cache before the notebook is
+  written.
+
+The worker builds its own agent from the `--model` spec (`make_agent`), so API keys come from the
+worker's environment. The embedded `local` model is refused: every worker would load its own
+copy of the weights and start its own server per session.
+
+Resource requests: a session whose model is reached over the network mostly waits, so it asks
+for `REMOTE_MODEL_CPUS` (0.25: 8 in flight on 2 cores); oracle and replayed answers keep the
+kernel busy and ask for 1 CPU; with a kernel memory limit the task also asks for that memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .agents.base import Agent, make_agent
+from .agents.cache import CACHE_FILE, ResponseCache
+from .errors import CibenchError, ExecutorError
+from .executor import SessionJob
+from .groundtruth import environment_fingerprint
+from .jsonl_store import JsonlStore
+from .pipeline import run_scored
+from .records import SessionRecord
+from .session import finish_record, task_ref
+from .task import Task
+
+log = logging.getLogger(__name__)
+
+#: CPUs a session asks for when its model is remote (latency-bound) / when it keeps a core busy
+REMOTE_MODEL_CPUS = 0.25
+BUSY_CPUS = 1.0
+#: model specs whose sessions run no remote model: the kernel (or the harness) is the work
+_LOCAL_WORK = ("oracle",)
+_LOCAL_WORK_PREFIXES = ("answers:",)
+#: the embedded local model: refused (see the module docstring)
+_EMBEDDED = "local"
+INSTALL_HINT = "pip install 'cibench[ray]'"
+#: the local instance's object store: sessions exchange small objects, keep /dev/shm free
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
+_TASKS_DIR = "cibench-ray-tasks"  # where workers unpack shipped task folders (in $TMPDIR)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError("--executor ray: Ray is not installed",
+                            hint=INSTALL_HINT) from None
+    return ray
+
+
+def is_embedded(model: str) -> bool:
+    return model == _EMBEDDED or model.startswith(_EMBEDDED + ":")
+
+
+def check_models(models: Iterable[str]) -> None:
+    """Refuse, before any model or server starts, what Ray cannot run: Ray missing, the
+    embedded model."""
+    if importlib.util.find_spec("ray") is None:
+        raise ExecutorError("--executor ray: Ray is not installed", hint=INSTALL_HINT)
+    for model in models:
+        if is_embedded(model):
+            raise ExecutorError(
+                f"--model {model} cannot run on --executor ray: each worker would load its own "
+                "copy of the embedded model",
+                hint="serve the model once (llama-server, vLLM) and pass --model openai/NAME "
+                     "--api-base URL reachable from every worker, or use --executor local")
+
+
+def session_resources(job: SessionJob) -> dict[str, Any]:
+    """The Ray resource request of one session (see the module docstring)."""
+    model = job.model
+    busy = model in _LOCAL_WORK or model.startswith(_LOCAL_WORK_PREFIXES)
+    resources: dict[str, Any] = {"num_cpus": BUSY_CPUS if busy else REMOTE_MODEL_CPUS}
+    memory_mb = job.settings.limits.memory_mb
+    if memory_mb:
+        resources["memory"] = int(memory_mb) * 1024 * 1024
+    return resources
+
+
+# -- in the worker -------------------------------------------------------------------------------
+
+def _unpack_folder(packed: bytes, digest: str) -> Path:
+    """The shipped task folder, unpacked once per node (content-addressed, atomic rename)."""
+    root = Path(tempfile.gettempdir()) / _TASKS_DIR
+    target = root / digest
+    if target.is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=root))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
+            tar.extractall(staging, filter="data")
+        with contextlib.suppress(OSError):  # another worker may have won the race
+            os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
+                          cache: list[dict[str, Any]] | None) -> dict[str, Any]:
+    task = job.task
+    if packed is not None and digest is not None:
+        task = dataclasses.replace(task, path=_unpack_folder(packed, digest) / task.path.name)
+    with tempfile.TemporaryDirectory(prefix="cibench-ray-cache-") as tmp:
+        seeded: set[str] = set()
+        options = dataclasses.replace(job.agent_options, cache_dir=None, cache=cache is not None)
+        if cache is not None:
+            options = dataclasses.replace(options, cache_dir=tmp)
+            lines = [json.dumps(e, ensure_ascii=False, default=str) for e in cache]
+            Path(tmp, CACHE_FILE).write_text("".join(f"{line}\n" for line in lines),
+                                              encoding="utf-8")
+            seeded = {e["key"] for e in cache}
+        result: dict[str, Any] = {"host": os.uname().nodename}
+        try:
+            async with make_agent(job.model, options) as agent:
+                record = await run_scored(task, agent, job.truth, job.config, job.settings)
+            result["record"] = record.model_dump(mode="json")
+        except CibenchError as exc:  # e.g. the model's server unreachable from this worker
+            result["error"] = str(exc)
+        if cache is not None:
+            store = JsonlStore(Path(tmp, CACHE_FILE))
+            result["cache"] = [e for k, e in store.entries.items() if k not in seeded]
+    return result
+
+
+def worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
+                   cache: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The body of the Ray task: one session, in a fresh event loop of the worker process."""
+    return asyncio.run(_worker_session(job, packed, digest, cache))
+
+
+# -- in the client -------------------------------------------------------------------------------
+
+def _pack_folder(task: Task) -> tuple[bytes, str] | None:
+    """The task's `data/` folder as a tar.gz and its sha256 (None: the task has no data)."""
+    if not task.data_dir.is_dir():
+        return None
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+        tar.add(task.data_dir, arcname="data")
+    packed = buffer.getvalue()
+    return packed, hashlib.sha256(packed).hexdigest()
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class RayExecutor:
+    """Sessions on Ray workers (see the module docstring). `start_seconds`: how long
+    `ray.init` took (starting the local instance, or connecting to `address`)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None, jobs: int, *, retries: int = 0):
+        self.address = address
+        self.jobs = jobs
+        self.retries = retries  # Ray re-runs of a session whose worker died (0: status error)
+        self.start_seconds: float | None = None
+        self._ray: Any = None
+        self._remote: Any = None
+        self._owns_instance = False
+        self._folders: dict[Path, tuple[Any, str] | None] = {}  # data dir -> (object ref, sha)
+        self._seeds: dict[str, Any] = {}  # client cache folder -> ref to its entries
+        self._caches: dict[str, ResponseCache] = {}
+
+    async def __aenter__(self) -> RayExecutor:
+        ray = _import_ray()
+        started = time.monotonic()
+        if ray.is_initialized():  # a driver that set Ray up itself (tests, notebooks)
+            self._owns_instance = False
+        else:
+            self._init(ray)
+        self.start_seconds = round(time.monotonic() - started, 3)
+        resources = ray.cluster_resources()
+        log.info("ray: %s in %.2f s (%s CPUs, %d node(s))",
+                 "local instance started" if self._owns_instance and self.address is None
+                 else f"connected to {self.address or 'the running instance'}",
+                 self.start_seconds, resources.get("CPU", 0),
+                 sum(1 for n in ray.nodes() if n.get("Alive")))
+        self._ray = ray
+        self._remote = ray.remote(worker_session)
+        return self
+
+    def _init(self, ray: Any) -> None:
+        quiet = {"include_dashboard": False, "log_to_driver": False,
+                 "logging_level": logging.WARNING, "configure_logging": True}
+        # workers import cibench as this process does (a source checkout on PYTHONPATH too)
+        env = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}} \
+            if self.address is None and os.environ.get("PYTHONPATH") else None
+        try:
+            if self.address is None:
+                ray.init(num_cpus=os.cpu_count() or 1,
+                         object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                         runtime_env=env, **quiet)
+            else:
+                ray.init(address=self.address, **quiet)
+        except Exception as exc:
+            where = f"--address {self.address}" if self.address else "a local Ray instance"
+            hint = ("check the address (ray://HOST:10001 for Ray Client, `auto` on a cluster "
+                    "node) and that the cluster runs the same Ray and Python version"
+                    if self.address else "see /tmp/ray/session_latest/logs")
+            raise ExecutorError(f"--executor ray: cannot start or reach {where}: "
+                                f"{_one_line(exc)}", hint=hint) from None
+        self._owns_instance = True
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._owns_instance and self._ray is not None:
+            await asyncio.to_thread(self._ray.shutdown)
+        self._ray = self._remote = None
+
+    # -- what the runner calls -------------------------------------------------------------------
+
+    def expect(self, jobs: Sequence[SessionJob], agent: Agent) -> None:
+        """Refuse the embedded model; ship each task folder and this model's cache once."""
+        for job in jobs:
+            check_models([job.model])
+        for job in jobs:
+            self._folder(job.task)
+        if jobs and (folder := self._cache_dir(agent, jobs[0])):
+            self._seed(folder)
+
+    async def run(self, job: SessionJob, agent: Agent) -> SessionRecord:
+        """One session on a worker; a dead worker or a bad answer from one ends the session
+        with status `error` (the run goes on; running it again redoes the session)."""
+        if self._remote is None:
+            raise ExecutorError("RayExecutor.run outside `async with`")
+        check_models([job.model])
+        shipped = self._folder(job.task)
+        cache_dir = self._cache_dir(agent, job)
+        seed = self._seed(cache_dir) if cache_dir else None
+        options = {**session_resources(job), "max_retries": self.retries}
+        ref = self._remote.options(**options).remote(
+            job, shipped[0] if shipped else None, shipped[1] if shipped else None, seed)
+        try:
+            result = await asyncio.wrap_future(ref.future())
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(ref, force=True)
+            raise
+        except Exception as exc:  # worker died, node lost, task raised: infrastructure
+            log.error("%s: ray worker failed: %s", job.task.id, _one_line(exc))
+            return self._failed(job, f"ray worker failed: {_one_line(exc)}")
+        return self._accept(job, result, cache_dir)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _folder(self, task: Task) -> tuple[Any, str] | None:
+        key = task.data_dir.resolve()
+        if key not in self._folders:
+            packed = _pack_folder(task)
+            self._folders[key] = None if packed is None else (self._ray.put(packed[0]), packed[1])
+        return self._folders[key]
+
+    @staticmethod
+    def _cache_dir(agent: Agent, job: SessionJob) -> str | None:
+        """The run folder's cache of this model (None: the model keeps none)."""
+        options = getattr(agent, "options", None) or job.agent_options
+        if not options.cache or getattr(agent, "replays", False) or job.model in _LOCAL_WORK:
+            return None
+        return options.cache_dir or job.agent_options.cache_dir
+
+    def _seed(self, folder: str) -> Any:
+        """The entries of the cache in `folder`, put in the object store once."""
+        if folder not in self._seeds:
+            entries = list(JsonlStore(Path(folder) / CACHE_FILE).entries.values())
+            self._seeds[folder] = self._ray.put(entries)
+            log.debug("ray: response cache %s shipped (%d entries)", folder, len(entries))
+        return self._seeds[folder]
+
+    def _failed(self, job: SessionJob, error: str) -> SessionRecord:
+        record = SessionRecord(run=job.config, task=task_ref(job.task), status="error",
+                               error=error, started=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                  time.gmtime()),
+                               environment=environment_fingerprint())
+        return finish_record(record, job.truth)
+
+    def _accept(self, job: SessionJob, result: Any, cache_dir: str | None) -> SessionRecord:
+        """The worker's answer, checked: a record of this session, and well-formed cache
+        entries (appended to the run folder's cache first, so nothing paid for is lost)."""
+        if not isinstance(result, dict):
+            return self._failed(job, "ray worker returned no result")
+        entries = result.get("cache") or []
+        if cache_dir and isinstance(entries, list) and entries:
+            cache = self._caches.get(cache_dir) or self._caches.setdefault(
+                cache_dir, ResponseCache(cache_dir))
+            added = 0
+            for entry in entries:
+                if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+                    continue
+                reply, usage = entry.get("reply"), entry.get("usage", {})
+                if isinstance(reply, dict) and isinstance(usage, dict):
+                    cache.put(entry["key"], str(entry.get("model", "")), reply, usage)
+                    added += 1
+            log.debug("%s: %d response(s) added to %s", job.task.id, added, cache.path)
+        if "error" in result:
+            log.error("%s: on ray worker %s: %s", job.task.id, result.get("host"),
+                      result["error"])
+            return self._failed(job, str(result["error"]))
+        try:
+            record = SessionRecord.model_validate(result.get("record"))
+        except ValidationError as exc:
+            return self._failed(job, f"ray worker returned an unreadable record: "
+                                     f"{_one_line(exc)}")
+        if record.task.id != job.task.id or record.run != job.config:
+            return self._failed(job, "ray worker returned the record of another session")
+        record.task = task_ref(job.task)  # the client's path, not the worker's unpacked copy
+        return record
