@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
@@ -68,6 +69,7 @@ _LOCAL_WORK_PREFIXES = ("answers:",)
 #: the embedded local model: refused (see the module docstring)
 _EMBEDDED = "local"
 INSTALL_HINT = "pip install 'cibench[ray]'"
+CONNECT_SECONDS = 5.0  # how long a cluster's head may take to accept a TCP connection
 #: the local instance's object store: sessions exchange small objects, keep /dev/shm free
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 _TASKS_DIR = "cibench-ray-tasks"  # where workers unpack shipped task folders (in $TMPDIR)
@@ -80,6 +82,21 @@ def _import_ray() -> Any:
         raise ExecutorError("--executor ray: Ray is not installed",
                             hint=INSTALL_HINT) from None
     return ray
+
+
+def check_reachable(address: str, timeout: float = CONNECT_SECONDS) -> None:
+    """A clear error, fast, when nothing listens at `address` (`ray.init` would retry for
+    minutes against a GCS address). `auto` and `local` are left to Ray."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address in ("auto", "local") or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ExecutorError(f"--address {address}: cannot connect: {exc.strerror or exc}",
+                            hint="start the cluster, or check the address (ray://HOST:10001 for "
+                                 "Ray Client, HOST:6379 or `auto` on a cluster node)") from None
 
 
 def is_embedded(model: str) -> bool:
@@ -230,7 +247,10 @@ class RayExecutor:
                          object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                          runtime_env=env, **quiet)
             else:
+                check_reachable(self.address)
                 ray.init(address=self.address, **quiet)
+        except ExecutorError:
+            raise
         except Exception as exc:
             where = f"--address {self.address}" if self.address else "a local Ray instance"
             hint = ("check the address (ray://HOST:10001 for Ray Client, `auto` on a cluster "
