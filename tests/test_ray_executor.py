@@ -27,7 +27,6 @@ from cibench.runner import RunOptions, run_benchmark
 from conftest import SMALL_DATA, SMALL_STEPS, write_task
 from openai_server import reply
 
-
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "openai/scripted"
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
