@@ -48,6 +48,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .agents.base import Agent, make_agent
+from .answers import answers_model_name
 from .agents.cache import CACHE_FILE, ResponseCache
 from .errors import CibenchError, ExecutorError
 from .executor import SessionJob
@@ -149,11 +150,17 @@ def _unpack_folder(packed: bytes, digest: str) -> Path:
 
 
 async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
-                          cache: list[dict[str, Any]] | None) -> dict[str, Any]:
-    task = job.task
+                          cache: list[dict[str, Any]] | None,
+                          answers: tuple[bytes, str, str] | None) -> dict[str, Any]:
+    task, model = job.task, job.model
     if packed is not None and digest is not None:
         task = dataclasses.replace(task, path=_unpack_folder(packed, digest) / task.path.name)
     with tempfile.TemporaryDirectory(prefix="cibench-ray-cache-") as tmp:
+        if answers is not None:  # the shipped answers file, under its own name
+            data, filename, name = answers
+            Path(tmp, "answers").mkdir()
+            Path(tmp, "answers", filename).write_bytes(data)
+            model = f"answers:{Path(tmp, 'answers', filename)}@{name}"
         seeded: set[str] = set()
         options = dataclasses.replace(job.agent_options, cache_dir=None, cache=cache is not None)
         if cache is not None:
@@ -164,7 +171,7 @@ async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | N
             seeded = {e["key"] for e in cache}
         result: dict[str, Any] = {"host": os.uname().nodename}
         try:
-            async with make_agent(job.model, options) as agent:
+            async with make_agent(model, options) as agent:
                 record = await run_scored(task, agent, job.truth, job.config, job.settings)
             result["record"] = record.model_dump(mode="json")
         except CibenchError as exc:  # e.g. the model's server unreachable from this worker
@@ -176,9 +183,10 @@ async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | N
 
 
 def worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
-                   cache: list[dict[str, Any]] | None) -> dict[str, Any]:
+                   cache: list[dict[str, Any]] | None,
+                   answers: tuple[bytes, str, str] | None = None) -> dict[str, Any]:
     """The body of the Ray task: one session, in a fresh event loop of the worker process."""
-    return asyncio.run(_worker_session(job, packed, digest, cache))
+    return asyncio.run(_worker_session(job, packed, digest, cache, answers))
 
 
 # -- in the client -------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ class RayExecutor:
         self._owns_instance = False
         self._folders: dict[Path, tuple[Any, str] | None] = {}  # data dir -> (object ref, sha)
         self._seeds: dict[str, Any] = {}  # client cache folder -> ref to its entries
+        self._answer_files: dict[str, Any] = {}  # answers:FILE spec -> ref to (bytes, name, model)
         self._caches: dict[str, ResponseCache] = {}
 
     async def __aenter__(self) -> RayExecutor:
@@ -273,6 +282,7 @@ class RayExecutor:
             check_models([job.model])
         for job in jobs:
             self._folder(job.task)
+            self._answers(job.model)
         if jobs and (folder := self._cache_dir(agent, jobs[0])):
             self._seed(folder)
 
@@ -287,7 +297,8 @@ class RayExecutor:
         seed = self._seed(cache_dir) if cache_dir else None
         options = {**session_resources(job), "max_retries": self.retries}
         ref = self._remote.options(**options).remote(
-            job, shipped[0] if shipped else None, shipped[1] if shipped else None, seed)
+            job, shipped[0] if shipped else None, shipped[1] if shipped else None, seed,
+            self._answers(job.model))
         try:
             result = await asyncio.wrap_future(ref.future())
         except asyncio.CancelledError:
@@ -315,6 +326,21 @@ class RayExecutor:
         if not options.cache or getattr(agent, "replays", False) or job.model in _LOCAL_WORK:
             return None
         return options.cache_dir or job.agent_options.cache_dir
+
+    def _answers(self, model: str) -> Any:
+        """`answers:FILE[@NAME]`: the file's bytes, put in the object store once (workers need
+        not see the client's files)."""
+        if not model.startswith(_LOCAL_WORK_PREFIXES):
+            return None
+        if model not in self._answer_files:
+            path, name = answers_model_name(model)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ExecutorError(f"--model {model}: cannot read the answers file: "
+                                    f"{exc.strerror or exc}", path=path) from None
+            self._answer_files[model] = self._ray.put((data, path.name, name))
+        return self._answer_files[model]
 
     def _seed(self, folder: str) -> Any:
         """The entries of the cache in `folder`, put in the object store once."""

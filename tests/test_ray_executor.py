@@ -130,6 +130,22 @@ def test_resume_across_executors(runs, suite, tmp_path, first, then):
         json.loads((runs["local"] / "summary.json").read_text()))
 
 
+def test_replayed_answers_are_shipped_and_score_as_locally(ray_instance, suite, tmp_path):
+    """`answers:FILE`: the file travels with the sessions (workers need not see it)."""
+    rows = [{"task": f"mini/{name}", "step": i, "attempt": 1, "reply": "", "code": step["code"]}
+            for name, steps in (("full", SMALL_STEPS), ("two", SMALL_STEPS[:2]))
+            for i, step in enumerate(steps, 1)]
+    rows[1]["code"] = "int(df['a'].sum()) + 1"  # one wrong answer
+    answers = tmp_path / "given" / "answers.jsonl"
+    answers.parent.mkdir()
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = f"answers:{answers}@replayed"
+    summaries = [asyncio.run(run_benchmark(opts(suite, tmp_path / ex, ex, models=[model])))
+                 .summary for ex in ("local", "ray")]
+    assert comparable(summaries[1]) == comparable(summaries[0])
+    assert summaries[1]["results"][0]["metrics"]["num_acc"] == 50
+
+
 # --------------------------------------------------------------------------------------------
 # a remote model: its response cache comes back; a resumed run replays it
 
