@@ -48,8 +48,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .agents.base import Agent, make_agent
-from .answers import answers_model_name
 from .agents.cache import CACHE_FILE, ResponseCache
+from .answers import answers_model_name
 from .errors import CibenchError, ExecutorError
 from .executor import SessionJob
 from .groundtruth import environment_fingerprint
