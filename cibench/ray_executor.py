@@ -280,6 +280,8 @@ class RayExecutor:
         """Refuse the embedded model; ship each task folder and this model's cache once."""
         for job in jobs:
             check_models([job.model])
+        for request in {tuple(sorted(session_resources(j).items())) for j in jobs}:
+            self._check_fits(dict(request))
         for job in jobs:
             self._folder(job.task)
             self._answers(job.model)
@@ -311,6 +313,20 @@ class RayExecutor:
         return self._accept(job, result, cache_dir)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _check_fits(self, request: dict[str, Any]) -> None:
+        """A request no node can meet would wait forever: refused on the local instance,
+        a warning on a cluster (an autoscaler may still add a node that fits)."""
+        names = {"num_cpus": "CPU", "memory": "memory"}
+        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        if any(all(node.get(names[k], 0) >= v for k, v in request.items()) for node in nodes):
+            return
+        wanted = f"{request['num_cpus']:g} CPU" + (
+            f" and {request['memory'] // 2**20} MB of memory" if "memory" in request else "")
+        message = f"a session asks Ray for {wanted}; no node of the cluster has that much"
+        if self._owns_instance and self.address is None:
+            raise ExecutorError(message, hint="lower --memory-limit")
+        log.warning("%s: its sessions wait until one does (lower --memory-limit?)", message)
 
     def _folder(self, task: Task) -> tuple[Any, str] | None:
         key = task.data_dir.resolve()

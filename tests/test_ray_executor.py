@@ -92,6 +92,23 @@ def test_embedded_model_is_refused_before_anything_starts(suite, tmp_path):
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
+def test_sessions_ask_for_what_they_use(suite):
+    from cibench.executor import SessionJob
+    from cibench.limits import KernelLimits
+    from cibench.ray_executor import session_resources
+    from cibench.task import load_tasks
+    from cibench.workspace import SessionSettings
+
+    def job(model: str, memory_mb: int | None = None) -> SessionJob:
+        return SessionJob(task=load_tasks([suite])[0], truth=None, config=None,  # type: ignore
+                          model=model, agent_options=AgentOptions(),
+                          settings=SessionSettings(limits=KernelLimits(memory_mb=memory_mb)))
+    assert session_resources(job(MODEL)) == {"num_cpus": 0.25}  # waits on the model
+    assert session_resources(job("oracle")) == {"num_cpus": 1.0}
+    assert session_resources(job("answers:x.jsonl", 2048)) == {"num_cpus": 1.0,
+                                                               "memory": 2048 * 2**20}
+
+
 def test_an_unreachable_address_is_one_clear_error(suite, tmp_path):
     with pytest.raises(ExecutorError, match="--address ray://127.0.0.1:1: cannot connect"):
         asyncio.run(run_benchmark(opts(suite, tmp_path / "out", "ray",
