@@ -42,6 +42,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 #: CPUs a session asks for when its model is remote (latency-bound) / when it keeps a core busy
 REMOTE_MODEL_CPUS = 0.25
 BUSY_CPUS = 1.0
+#: sessions one host process runs at once, at most (4 x 0.25 CPU: one host per core)
+MAX_SLOTS = 4
 #: model specs whose sessions run no remote model: the kernel (or the harness) is the work
 _LOCAL_WORK = ("oracle",)
 _LOCAL_WORK_PREFIXES = ("answers:",)
@@ -182,11 +185,15 @@ async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | N
     return result
 
 
-def worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
-                   cache: list[dict[str, Any]] | None,
-                   answers: tuple[bytes, str, str] | None = None) -> dict[str, Any]:
-    """The body of the Ray task: one session, in a fresh event loop of the worker process."""
-    return asyncio.run(_worker_session(job, packed, digest, cache, answers))
+class SessionHost:
+    """A Ray actor (one worker process) that runs up to `slots` sessions at once, each one
+    actor task: a node pays for importing Ray, cibench and litellm once per host, not once per
+    session (8 single-session workers importing litellm took 20 s of a 2-core machine)."""
+
+    async def run(self, job: SessionJob, packed: bytes | None, digest: str | None,
+                  cache: list[dict[str, Any]] | None,
+                  answers: tuple[bytes, str, str] | None = None) -> dict[str, Any]:
+        return await _worker_session(job, packed, digest, cache, answers)
 
 
 # -- in the client -------------------------------------------------------------------------------
@@ -200,6 +207,13 @@ def _pack_folder(task: Task) -> tuple[bytes, str] | None:
         tar.add(task.data_dir, arcname="data")
     packed = buffer.getvalue()
     return packed, hashlib.sha256(packed).hexdigest()
+
+
+@dataclass
+class _Host:
+    handle: Any  # the SessionHost actor
+    shape: tuple[float, int]  # (CPUs, memory bytes) of each of its sessions
+    free: int  # slots not running a session
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
@@ -219,7 +233,8 @@ class RayExecutor:
         self.retries = retries  # Ray re-runs of a session whose worker died (0: status error)
         self.start_seconds: float | None = None
         self._ray: Any = None
-        self._remote: Any = None
+        self._actor: Any = None  # ray.remote(SessionHost)
+        self._hosts: list[_Host] = []
         self._owns_instance = False
         self._folders: dict[Path, tuple[Any, str] | None] = {}  # data dir -> (object ref, sha)
         self._seeds: dict[str, Any] = {}  # client cache folder -> ref to its entries
@@ -241,7 +256,7 @@ class RayExecutor:
                  self.start_seconds, resources.get("CPU", 0),
                  sum(1 for n in ray.nodes() if n.get("Alive")))
         self._ray = ray
-        self._remote = ray.remote(worker_session)
+        self._actor = ray.remote(SessionHost)
         return self
 
     def _init(self, ray: Any) -> None:
@@ -270,9 +285,14 @@ class RayExecutor:
         self._owns_instance = True
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._owns_instance and self._ray is not None:
-            await asyncio.to_thread(self._ray.shutdown)
-        self._ray = self._remote = None
+        hosts, self._hosts = self._hosts, []
+        if self._ray is not None:
+            for host in hosts:  # on a cluster the hosts must not outlive the run
+                with contextlib.suppress(Exception):
+                    self._ray.kill(host.handle)
+            if self._owns_instance:
+                await asyncio.to_thread(self._ray.shutdown)
+        self._ray = self._actor = None
 
     # -- what the runner calls -------------------------------------------------------------------
 
@@ -291,26 +311,65 @@ class RayExecutor:
     async def run(self, job: SessionJob, agent: Agent) -> SessionRecord:
         """One session on a worker; a dead worker or a bad answer from one ends the session
         with status `error` (the run goes on; running it again redoes the session)."""
-        if self._remote is None:
+        if self._actor is None:
             raise ExecutorError("RayExecutor.run outside `async with`")
         check_models([job.model])
         shipped = self._folder(job.task)
         cache_dir = self._cache_dir(agent, job)
         seed = self._seed(cache_dir) if cache_dir else None
-        options = {**session_resources(job), "max_retries": self.retries}
-        ref = self._remote.options(**options).remote(
-            job, shipped[0] if shipped else None, shipped[1] if shipped else None, seed,
-            self._answers(job.model))
+        host = self._acquire(session_resources(job))
+        ref = host.handle.run.remote(job, shipped[0] if shipped else None,
+                                     shipped[1] if shipped else None, seed,
+                                     self._answers(job.model))
         try:
             result = await asyncio.wrap_future(ref.future())
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                self._ray.cancel(ref, force=True)
+                self._ray.cancel(ref)
             raise
-        except Exception as exc:  # worker died, node lost, task raised: infrastructure
+        except Exception as exc:  # the host died (killed, out of memory, node lost): infrastructure
+            self._drop(host)
             log.error("%s: ray worker failed: %s", job.task.id, _one_line(exc))
             return self._failed(job, f"ray worker failed: {_one_line(exc)}")
+        finally:
+            host.free += 1
         return self._accept(job, result, cache_dir)
+
+    def _acquire(self, request: dict[str, Any]) -> _Host:
+        """A host with a free slot for a session asking `request`, started when none has one:
+        a host of n slots asks Ray for n times the session's CPUs and memory."""
+        shape = (float(request["num_cpus"]), int(request.get("memory", 0)))
+        for host in self._hosts:
+            if host.shape == shape and host.free > 0:
+                host.free -= 1
+                return host
+        slots = self._slots(shape)
+        options: dict[str, Any] = {"num_cpus": shape[0] * slots, "max_concurrency": slots,
+                                   "max_restarts": self.retries,
+                                   "max_task_retries": self.retries}
+        if shape[1]:
+            options["memory"] = shape[1] * slots
+        host = _Host(self._actor.options(**options).remote(), shape, slots - 1)
+        self._hosts.append(host)
+        log.debug("ray: host %d started (%d slots of %g CPU)", len(self._hosts), slots, shape[0])
+        return host
+
+    def _slots(self, shape: tuple[float, int]) -> int:
+        """Sessions per host: what one CPU holds (at most MAX_SLOTS, at most --jobs), fewer
+        when the biggest node lacks the memory for that many kernels."""
+        cpus, memory = shape
+        slots = max(1, min(MAX_SLOTS, self.jobs, int(1 / cpus) if cpus < 1 else 1))
+        if memory:
+            biggest = max((n.get("Resources", {}).get("memory", 0) for n in self._ray.nodes()
+                           if n.get("Alive")), default=0)
+            slots = max(1, min(slots, int(biggest // memory)))
+        return slots
+
+    def _drop(self, host: _Host) -> None:
+        if host in self._hosts:
+            self._hosts.remove(host)
+            with contextlib.suppress(Exception):
+                self._ray.kill(host.handle)
 
     # -- helpers ---------------------------------------------------------------------------------
 

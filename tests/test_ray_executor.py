@@ -52,7 +52,8 @@ def suite(tmp_path_factory) -> Path:
 
 def opts(suite: Path, out: Path, executor: str, **kw: Any) -> RunOptions:
     return RunOptions(paths=[str(suite)], models=kw.pop("models", ["oracle"]), out=out,
-                      oracle_dir=suite.parent / "oracle", jobs=2, executor=executor, **kw)
+                      oracle_dir=suite.parent / "oracle", jobs=kw.pop("jobs", 2), executor=executor,
+                      **kw)
 
 
 def comparable(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -210,13 +211,14 @@ def test_a_dead_worker_ends_its_session_in_error_and_the_run_goes_on(ray_instanc
 
     def killer(body: dict[str, Any]) -> dict[str, Any]:
         if "Say hi." in body["messages"][-1]["content"]:
-            # the kernel's parent is the Ray worker running the session
+            # the kernel's parent is the Ray worker (the session host) running the session
             return react("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
         return scripted(body)
     openai_server.responder = killer
     agent = AgentOptions(api_base=openai_server.api_base, cache=False)
+    # --jobs 1: "boom" runs alone on its host (sessions sharing a host die with it)
     result = asyncio.run(run_benchmark(opts(folder, tmp_path / "dead", "ray", models=[MODEL],
-                                            agent=agent)))
+                                            agent=agent, jobs=1)))
     row = result.summary["results"][0]
     assert result.errors == 1 and row["tasks"] == 1, row
     assert row["errors"][0]["task"] == "crash/boom"
