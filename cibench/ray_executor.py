@@ -1,6 +1,6 @@
-"""`--executor ray`: each session is one Ray task, run on a Ray worker with its kernel started
-there; the scored record comes back to this process, which judges and writes the run folder
-exactly as a local run does (same notebooks, same resume, same summary.json).
+"""`--executor ray`: each session is one Ray (actor) task, run on a Ray worker with its kernel
+started there; the scored record comes back to this process, which judges and writes the run
+folder exactly as a local run does (same notebooks, same resume, same summary.json).
 
     async with RayExecutor(address=None, jobs=8) as executor:   # None: a local Ray instance
         executor.expect(jobs, agent)
@@ -22,7 +22,12 @@ copy of the weights and start its own server per session.
 
 Resource requests: a session whose model is reached over the network mostly waits, so it asks
 for `REMOTE_MODEL_CPUS` (0.25: 8 in flight on 2 cores); oracle and replayed answers keep the
-kernel busy and ask for 1 CPU; with a kernel memory limit the task also asks for that memory.
+kernel busy and ask for 1 CPU; with a kernel memory limit a session also asks for that memory.
+Sessions run on `SessionHost` actors, each one worker process running up to `MAX_SLOTS`
+sessions of one size at once and asking Ray for the sum of their requests: a worker process per
+session would import Ray, cibench and litellm once per session (measured: 8 such imports took
+20 s of a 2-core machine, against 1.5 s of model time per session). A host that dies takes the
+sessions it was running with it (each ends with status `error`).
 """
 
 from __future__ import annotations
