@@ -157,26 +157,25 @@ def _unpack_folder(packed: bytes, digest: str) -> Path:
     return target
 
 
-async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | None,
-                          cache: list[dict[str, Any]] | None,
+async def _worker_session(job: SessionJob, folder: Path | None,
+                          cache: tuple[str, frozenset[str]] | None,
                           answers: tuple[bytes, str, str] | None) -> dict[str, Any]:
+    """One session in this worker: `folder` holds the task's shipped `data/`, `cache` is the
+    seed of the response cache (its JSONL text and keys; None: no cache), `answers` the shipped
+    answers file (bytes, file name, model name)."""
     task, model = job.task, job.model
-    if packed is not None and digest is not None:
-        task = dataclasses.replace(task, path=_unpack_folder(packed, digest) / task.path.name)
-    with tempfile.TemporaryDirectory(prefix="cibench-ray-cache-") as tmp:
+    if folder is not None:
+        task = dataclasses.replace(task, path=folder / task.path.name)
+    with tempfile.TemporaryDirectory(prefix="cibench-ray-session-") as tmp:
         if answers is not None:  # the shipped answers file, under its own name
             data, filename, name = answers
             Path(tmp, "answers").mkdir()
             Path(tmp, "answers", filename).write_bytes(data)
             model = f"answers:{Path(tmp, 'answers', filename)}@{name}"
-        seeded: set[str] = set()
         options = dataclasses.replace(job.agent_options, cache_dir=None, cache=cache is not None)
         if cache is not None:
             options = dataclasses.replace(options, cache_dir=tmp)
-            lines = [json.dumps(e, ensure_ascii=False, default=str) for e in cache]
-            Path(tmp, CACHE_FILE).write_text("".join(f"{line}\n" for line in lines),
-                                              encoding="utf-8")
-            seeded = {e["key"] for e in cache}
+            Path(tmp, CACHE_FILE).write_text(cache[0], encoding="utf-8")
         result: dict[str, Any] = {"host": os.uname().nodename}
         try:
             async with make_agent(model, options) as agent:
@@ -186,19 +185,45 @@ async def _worker_session(job: SessionJob, packed: bytes | None, digest: str | N
             result["error"] = str(exc)
         if cache is not None:
             store = JsonlStore(Path(tmp, CACHE_FILE))
-            result["cache"] = [e for k, e in store.entries.items() if k not in seeded]
+            result["cache"] = [e for k, e in store.entries.items() if k not in cache[1]]
     return result
 
 
 class SessionHost:
     """A Ray actor (one worker process) that runs up to `slots` sessions at once, each one
     actor task: a node pays for importing Ray, cibench and litellm once per host, not once per
-    session (8 single-session workers importing litellm took 20 s of a 2-core machine)."""
+    session (8 single-session workers importing litellm took 20 s of a 2-core machine).
 
-    async def run(self, job: SessionJob, packed: bytes | None, digest: str | None,
-                  cache: list[dict[str, Any]] | None,
-                  answers: tuple[bytes, str, str] | None = None) -> dict[str, Any]:
-        return await _worker_session(job, packed, digest, cache, answers)
+    What all sessions share (a task folder, the cache seed, an answers file) comes as a boxed
+    object ref (`[ref]`, which Ray does not resolve) and is fetched once per host."""
+
+    def __init__(self) -> None:
+        self._shared: dict[str, Any] = {}
+
+    async def _fetch(self, boxed: list[Any] | None, prepare: Any = None) -> Any:
+        if boxed is None:
+            return None
+        key = boxed[0].hex()
+        if key not in self._shared:
+            value = await boxed[0]
+            self._shared[key] = prepare(value) if prepare is not None else value
+        return self._shared[key]
+
+    async def run(self, job: SessionJob, folder: list[Any] | None, cache: list[Any] | None,
+                  answers: list[Any] | None) -> dict[str, Any]:
+        return await _worker_session(job, await self._fetch(folder, _unpack_shipped),
+                                     await self._fetch(cache, _seed_text),
+                                     await self._fetch(answers))
+
+
+def _unpack_shipped(shipped: tuple[bytes, str]) -> Path:
+    return _unpack_folder(*shipped)
+
+
+def _seed_text(entries: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:
+    """A response cache's entries as the JSONL a session's cache starts from, and their keys."""
+    text = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
+    return text, frozenset(e["key"] for e in entries)
 
 
 # -- in the client -------------------------------------------------------------------------------
@@ -241,7 +266,7 @@ class RayExecutor:
         self._actor: Any = None  # ray.remote(SessionHost)
         self._hosts: list[_Host] = []
         self._owns_instance = False
-        self._folders: dict[Path, tuple[Any, str] | None] = {}  # data dir -> (object ref, sha)
+        self._folders: dict[Path, Any] = {}  # data dir -> ref to (tar.gz, sha256) or None
         self._seeds: dict[str, Any] = {}  # client cache folder -> ref to its entries
         self._answer_files: dict[str, Any] = {}  # answers:FILE spec -> ref to (bytes, name, model)
         self._caches: dict[str, ResponseCache] = {}
@@ -323,9 +348,9 @@ class RayExecutor:
         cache_dir = self._cache_dir(agent, job)
         seed = self._seed(cache_dir) if cache_dir else None
         host = self._acquire(session_resources(job))
-        ref = host.handle.run.remote(job, shipped[0] if shipped else None,
-                                     shipped[1] if shipped else None, seed,
-                                     self._answers(job.model))
+        answers = self._answers(job.model)
+        ref = host.handle.run.remote(job, *([r] if r is not None else None
+                                            for r in (shipped, seed, answers)))
         try:
             result = await asyncio.wrap_future(ref.future())
         except asyncio.CancelledError:
@@ -392,11 +417,13 @@ class RayExecutor:
             raise ExecutorError(message, hint="lower --memory-limit")
         log.warning("%s: its sessions wait until one does (lower --memory-limit?)", message)
 
-    def _folder(self, task: Task) -> tuple[Any, str] | None:
+    def _folder(self, task: Task) -> Any:
+        """The task's `data/`, packed and put in the object store once per folder (None: the
+        task has none)."""
         key = task.data_dir.resolve()
         if key not in self._folders:
             packed = _pack_folder(task)
-            self._folders[key] = None if packed is None else (self._ray.put(packed[0]), packed[1])
+            self._folders[key] = None if packed is None else self._ray.put(packed)
         return self._folders[key]
 
     @staticmethod
