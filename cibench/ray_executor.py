@@ -84,12 +84,15 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 _TASKS_DIR = "cibench-ray-tasks"  # where workers unpack shipped task folders (in $TMPDIR)
 
 
+def _not_installed() -> ExecutorError:
+    return ExecutorError("--executor ray: Ray is not installed", hint=INSTALL_HINT)
+
+
 def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ExecutorError("--executor ray: Ray is not installed",
-                            hint=INSTALL_HINT) from None
+        raise _not_installed() from None
     return ray
 
 
@@ -116,7 +119,7 @@ def check_models(models: Iterable[str]) -> None:
     """Refuse, before any model or server starts, what Ray cannot run: Ray missing, the
     embedded model."""
     if importlib.util.find_spec("ray") is None:
-        raise ExecutorError("--executor ray: Ray is not installed", hint=INSTALL_HINT)
+        raise _not_installed()
     for model in models:
         if is_embedded(model):
             raise ExecutorError(
