@@ -93,6 +93,15 @@ def test_embedded_model_is_refused_before_anything_starts(suite, tmp_path):
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
+def test_ray_missing_is_one_line_with_the_install_hint(suite, tmp_path, monkeypatch):
+    from cibench import ray_executor
+
+    monkeypatch.setattr(ray_executor.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ExecutorError, match=r"Ray is not installed \(pip install 'cibench\[ray\]'\)"):
+        asyncio.run(run_benchmark(opts(suite, tmp_path / "out", "ray")))
+    assert not (tmp_path / "out").exists()
+
+
 def test_sessions_ask_for_what_they_use(suite):
     from cibench.executor import SessionJob
     from cibench.limits import KernelLimits
