@@ -82,3 +82,8 @@ class SandboxError(CibenchError):
 
 class UsageError(CibenchError):
     """A command-line flag or argument is wrong."""
+
+
+class ExecutorError(CibenchError):
+    """Sessions cannot be sent where `--executor` says (Ray missing or unreachable, a model
+    the executor cannot run)."""

@@ -349,6 +349,9 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
         log.info("--jobs %d (%s)", jobs, why)
         opts = dataclasses.replace(opts, jobs=jobs)
     tasks, waiting = preflight_tasks(load_tasks(opts.paths))
+    if opts.executor == "ray":  # Ray missing, the embedded model: refused before any starts
+        from .ray_executor import check_models
+        check_models(opts.models)
     if opts.settings.sandbox is not None:
         check_available(opts.settings.sandbox)
     secrets = tuple(v for v in (opts.agent.api_key_env,
