@@ -1,6 +1,6 @@
 """Where sessions run. The runner decides which sessions run and how many at once; an executor
-runs each one and hands back its scored record (not yet judged or written: the runner's process
-writes the run folder, whatever ran the session).
+runs each one and hands back its record, scored or not (`scores_sessions`); the runner's process
+scores what is not, judges and writes the run folder, whatever ran the session.
 
 - `LocalExecutor`: in this process, each session's kernel started ahead by a `KernelPool`.
 - `ray_executor.RayExecutor` (`--executor ray`): on Ray workers.
@@ -43,6 +43,9 @@ class SessionJob:
 
 class Executor(Protocol):
     name: str
+    #: whether `run` hands back scored records (else the runner scores them after the session
+    #: has freed its slot: scoring is CPU work the next session need not wait for)
+    scores_sessions: bool
 
     async def __aenter__(self) -> Executor: ...
 
@@ -59,6 +62,7 @@ class LocalExecutor:
     """Sessions in this process; kernels started ahead (at most `spare` waiting)."""
 
     name = "local"
+    scores_sessions = False
 
     def __init__(self, settings: SessionSettings, timeout: float, spare: int,
                  fork_pool: ForkPool | None = None):
@@ -80,4 +84,4 @@ class LocalExecutor:
     async def run(self, job: SessionJob, agent: Agent) -> SessionRecord:
         workspace = self.kernels.take(job.task) if self._needs_kernel(job, agent) else None
         return await run_scored(job.task, agent, job.truth, job.config, job.settings,
-                                self.fork_pool, workspace=workspace)
+                                self.fork_pool, workspace=workspace, score=False)

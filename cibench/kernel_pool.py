@@ -5,8 +5,9 @@ workspace (scratch folder with the task's data, sandbox, started kernel) of the 
 background, at most `spare` at a time beyond those already taken. A session `take`s its own:
 started or starting, it is handed over as is; a task the pool did not start for (or one taken
 out of order) gets a workspace opened on the spot. Each workspace belongs to one session and is
-closed by it (`session.run_session`), so a kernel never carries state from one task to the next.
-`aclose` cancels what was started but never taken, and shuts it down.
+closed by it (`session.run_session`), so a kernel never carries state from one task to the next;
+the pool shuts it down in the background, off the next session's critical path. `aclose` cancels
+what was started but never taken, shuts it down, and waits for every shutdown.
 
     async with KernelPool(settings, timeout=60, spare=2) as pool:
         pool.expect(tasks)
@@ -33,6 +34,7 @@ class KernelPool:
         self._waiting: deque[Task] = deque()  # expected, not yet started
         self._started: dict[str, list[asyncio.Task[Workspace]]] = {}
         self._closed = False
+        self._closing: set[asyncio.Task[None]] = set()  # workspaces shutting down
         self.hits = 0  # sessions that found their kernel started (or starting)
         self.misses = 0  # sessions that had to start their own
 
@@ -72,9 +74,22 @@ class KernelPool:
             opening = None
             self.misses += 1
         self._top_up()
-        if opening is None:
-            return await open_workspace(task, self.settings, self.timeout)
-        return await opening
+        workspace = await (opening if opening is not None
+                           else open_workspace(task, self.settings, self.timeout))
+        workspace.closer = self._close_later
+        return workspace
+
+    def _close_later(self, workspace: Workspace) -> None:
+        """Shut a session's workspace down in the background (now, not on the session's time);
+        `aclose` waits for every one."""
+        closing = asyncio.create_task(workspace.shutdown(), name=f"close {workspace.task_id}")
+        self._closing.add(closing)
+        closing.add_done_callback(self._closed_one)
+
+    def _closed_one(self, closing: asyncio.Task[None]) -> None:
+        self._closing.discard(closing)
+        if not closing.cancelled() and closing.exception() is not None:
+            log.warning("closing a session's kernel failed: %r", closing.exception())
 
     async def aclose(self) -> None:
         """Stop starting kernels; shut down those started and never taken."""
@@ -91,6 +106,8 @@ class KernelPool:
                 log.debug("unused kernel: %r", exc)
                 continue
             await workspace.close()
+        while self._closing:  # shut down before the run ends: nothing outlives it
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
         if self.hits or self.misses:
             log.info("kernel pool: %d sessions found their kernel started, %d started their own",
                      self.hits, self.misses)

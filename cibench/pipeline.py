@@ -32,12 +32,23 @@ log = logging.getLogger(__name__)
 
 async def run_scored(task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
                      settings: SessionSettings, pool: ForkPool | None = None,
-                     workspace: Awaitable[Workspace] | None = None) -> SessionRecord:
-    """The session, scored: a kernel session (in `workspace` when one was opened ahead), or the
-    fast path for what it serves."""
+                     workspace: Awaitable[Workspace] | None = None, *,
+                     score: bool = True) -> SessionRecord:
+    """The session, scored (unless `score=False`: then `finish` scores it): a kernel session (in
+    `workspace` when one was opened ahead), or the fast path for what it serves (always
+    scored: its records are one small step)."""
     if pool is not None and eligible(task, agent, config.mode):
         return await run_fast_session(task, agent, truth, config, pool)
-    return await run_session(task, agent, truth, config, settings, workspace)
+    return await run_session(task, agent, truth, config, settings, workspace, score=score)
+
+
+async def finish(record: SessionRecord, truth: GroundTruth, path: Path, run_dir: Path, *,
+                 scored: bool) -> SessionRecord:
+    """Score the record unless it is `scored` already (CPU work, in a thread), then judge and
+    write it."""
+    if not scored:
+        await asyncio.to_thread(score_session, record, truth)
+    return await judge_and_write(record, truth, path, run_dir)
 
 
 async def judge_and_write(record: SessionRecord, truth: GroundTruth, path: Path,

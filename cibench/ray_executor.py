@@ -129,15 +129,20 @@ def check_models(models: Iterable[str]) -> None:
                      "--api-base URL reachable from every worker, or use --executor local")
 
 
-def session_resources(job: SessionJob) -> dict[str, Any]:
-    """The Ray resource request of one session (see the module docstring)."""
-    model = job.model
-    busy = model in _LOCAL_WORK or model.startswith(_LOCAL_WORK_PREFIXES)
-    resources: dict[str, Any] = {"num_cpus": BUSY_CPUS if busy else REMOTE_MODEL_CPUS}
-    memory_mb = job.settings.limits.memory_mb
+def is_remote(model: str) -> bool:
+    return not (model in _LOCAL_WORK or model.startswith(_LOCAL_WORK_PREFIXES))
+
+
+def model_resources(model: str, memory_mb: int | None) -> dict[str, Any]:
+    """The Ray resource request of one session of `model` (see the module docstring)."""
+    resources: dict[str, Any] = {"num_cpus": REMOTE_MODEL_CPUS if is_remote(model) else BUSY_CPUS}
     if memory_mb:
         resources["memory"] = int(memory_mb) * 1024 * 1024
     return resources
+
+
+def session_resources(job: SessionJob) -> dict[str, Any]:
+    return model_resources(job.model, job.settings.limits.memory_mb)
 
 
 # -- in the worker -------------------------------------------------------------------------------
@@ -203,6 +208,14 @@ class SessionHost:
     def __init__(self) -> None:
         self._shared: dict[str, Any] = {}
 
+    def warm(self, remote_model: bool) -> str:
+        """Import now what sessions will need (litellm alone is ~2 s of CPU), so the first
+        sessions do not wait for it; returns the node's name."""
+        if remote_model:
+            from .agents.llm import import_litellm
+            import_litellm()
+        return os.uname().nodename
+
     async def _fetch(self, boxed: list[Any] | None, prepare: Any = None) -> Any:
         if boxed is None:
             return None
@@ -258,13 +271,18 @@ class RayExecutor:
     """Sessions on Ray workers (see the module docstring). `start_seconds`: how long
     `ray.init` took (starting the local instance, or connecting to `address`)."""
 
+    scores_sessions = True  # workers score: the client only judges and writes
+
     name = "ray"
 
-    def __init__(self, address: str | None, jobs: int, *, retries: int = 0):
+    def __init__(self, address: str | None, jobs: int, *, retries: int = 0,
+                 models: Sequence[str] = (), memory_mb: int | None = None):
         self.address = address
         self.jobs = jobs
+        self.models, self.memory_mb = list(models), memory_mb  # hosts for these start on enter
         self.retries = retries  # Ray re-runs of a session whose worker died (0: status error)
-        self.start_seconds: float | None = None
+        self.start_seconds: float | None = None  # ray.init: the local instance, or connecting
+        self.hosts_seconds: float | None = None  # starting and warming the session hosts
         self._ray: Any = None
         self._actor: Any = None  # ray.remote(SessionHost)
         self._hosts: list[_Host] = []
@@ -290,7 +308,29 @@ class RayExecutor:
                  sum(1 for n in ray.nodes() if n.get("Alive")))
         self._ray = ray
         self._actor = ray.remote(SessionHost)
+        started = time.monotonic()
+        await self._start_hosts()
+        self.hosts_seconds = round(time.monotonic() - started, 3)
+        if self._hosts:
+            log.info("ray: %d session host(s) started and warmed in %.2f s", len(self._hosts),
+                     self.hosts_seconds)
         return self
+
+    async def _start_hosts(self) -> None:
+        """Start and warm the hosts `--jobs` sessions of the run's models will need, so their
+        start (a worker process importing Ray, cibench and litellm) is not the sessions'."""
+        warming = []
+        for request in {tuple(sorted(model_resources(m, self.memory_mb).items()))
+                        for m in self.models if not is_embedded(m)}:
+            self._check_fits(dict(request))
+            shape = (float(dict(request)["num_cpus"]), int(dict(request).get("memory", 0)))
+            slots = self._slots(shape)
+            for _ in range(-(-self.jobs // slots)):
+                host = self._new_host(shape, slots)
+                remote = any(is_remote(m) and model_resources(m, self.memory_mb) == dict(request)
+                             for m in self.models)
+                warming.append(asyncio.wrap_future(host.handle.warm.remote(remote).future()))
+        await asyncio.gather(*warming)
 
     def _init(self, ray: Any) -> None:
         quiet = {"include_dashboard": False, "log_to_driver": False,
@@ -376,13 +416,18 @@ class RayExecutor:
             if host.shape == shape and host.free > 0:
                 host.free -= 1
                 return host
-        slots = self._slots(shape)
+        host = self._new_host(shape, self._slots(shape))
+        host.free -= 1
+        return host
+
+    def _new_host(self, shape: tuple[float, int], slots: int) -> _Host:
+        """A host actor of `slots` sessions of `shape` (it asks Ray for all of them)."""
         options: dict[str, Any] = {"num_cpus": shape[0] * slots, "max_concurrency": slots,
                                    "max_restarts": self.retries,
                                    "max_task_retries": self.retries}
         if shape[1]:
             options["memory"] = shape[1] * slots
-        host = _Host(self._actor.options(**options).remote(), shape, slots - 1)
+        host = _Host(self._actor.options(**options).remote(), shape, slots)
         self._hosts.append(host)
         log.debug("ray: host %d started (%d slots of %g CPU)", len(self._hosts), slots, shape[0])
         return host

@@ -44,7 +44,7 @@ from .groundtruth import (
 )
 from .notebook import read_session
 from .paths import model_slug, record_path, sample_path, session_path
-from .pipeline import judge_and_write, rescore_record
+from .pipeline import finish, rescore_record
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
 from .records import RunConfig, SessionRecord, Usage
@@ -247,9 +247,9 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
         async with sem:
             log.info("%s %s%s: running (%s)", model, job.task.id, label, opts.mode)
             record = await executor.run(job, agent)
-        # written outside the semaphore (judge_and_write writes in a thread): the notebook's
-        # fsync then overlaps the next session's work (most of a fast-path session's time)
-        await judge_and_write(record, job.truth, path, out)
+        # scored and written outside the semaphore (both in threads): scoring and the
+        # notebook's fsync overlap the next session's work
+        await finish(record, job.truth, path, out, scored=executor.scores_sessions)
         log.info("%s %s%s: %s %s", model, job.task.id, label, record.status,
                  json.dumps(record.scores))
         opts.progress.session_done(record)
@@ -300,7 +300,8 @@ def make_executor(opts: RunOptions, fork_pool: ForkPool | None) -> Executor:
     """The executor `--executor` names (not yet entered)."""
     if opts.executor == "ray":
         from .ray_executor import RayExecutor  # optional: `pip install cibench[ray]`
-        return RayExecutor(opts.address, jobs=opts.jobs)
+        return RayExecutor(opts.address, jobs=opts.jobs, models=opts.models,
+                           memory_mb=opts.settings.limits.memory_mb)
     if opts.executor != "local":
         raise UsageError(f"--executor {opts.executor}: unknown executor",
                          hint="use --executor local or --executor ray")

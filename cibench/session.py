@@ -207,10 +207,12 @@ def score_session(record: SessionRecord, truth: GroundTruth) -> None:
 
 async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunConfig,
                       settings: SessionSettings | None = None,
-                      workspace: Awaitable[Workspace] | None = None) -> SessionRecord:
+                      workspace: Awaitable[Workspace] | None = None, *,
+                      score: bool = True) -> SessionRecord:
     """Run one task with one agent; infrastructure failures end in status `error`, not a raise.
     `workspace` is one opened ahead for this task (kernel_pool.py); without it one is opened
-    here. Either way it is closed when the session ends."""
+    here. Either way it is closed when the session ends. With `score=False` the record comes
+    back unscored (the caller scores it with `score_session`, e.g. after freeing its slot)."""
     settings = settings or SessionSettings()
     record = SessionRecord(run=config, task=task_ref(task), started=_now(),
                            environment=environment_fingerprint())
@@ -233,12 +235,14 @@ async def run_session(task: Task, agent: Agent, truth: GroundTruth, config: RunC
     finally:
         if opened is not None:
             await opened.close()
+    if not score:
+        return finish_record(record, truth, score=False)
     # scoring (SSIM, figure data) is CPU work: in a thread, so other sessions' kernels and
     # model calls go on meanwhile
     return await asyncio.to_thread(finish_record, record, truth)
 
 
-def finish_record(record: SessionRecord, truth: GroundTruth) -> SessionRecord:
+def finish_record(record: SessionRecord, truth: GroundTruth, *, score: bool = True) -> SessionRecord:
     """Close a session's record: end time, usage and kernel time summed over its attempts,
     and the scores when it completed."""
     record.finished = _now()
@@ -249,6 +253,6 @@ def finish_record(record: SessionRecord, truth: GroundTruth) -> SessionRecord:
             if attempt.execution is not None:
                 record.kernel_seconds += attempt.execution.seconds
     record.kernel_seconds = round(record.kernel_seconds, 3)
-    if record.status == "complete":
+    if score and record.status == "complete":
         score_session(record, truth)
     return record

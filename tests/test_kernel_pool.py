@@ -58,7 +58,8 @@ async def test_pool_starts_the_next_kernels_ahead_and_closes_what_was_never_take
         pool.expect(tasks)
         first = await pool.take(tasks[0])
         assert (await first.kernel.execute("1 + 1")).ok and first.task_id == tasks[0].id
-        await first.close()
+        first_pid = first.kernel._km.provisioner.pid  # type: ignore[union-attr]
+        await first.close()  # handed back: shut down in the background
         # t1 and t2 started while t0 ran; t1's is ready (or starting) for its session
         second = await pool.take(tasks[1])
         assert second.task_id == tasks[1].id and pool.hits == 2 and pool.misses == 0
@@ -76,6 +77,7 @@ async def test_pool_starts_the_next_kernels_ahead_and_closes_what_was_never_take
     # never taken: shut down and removed when the pool closes
     await asyncio.sleep(0.2)
     assert not _alive(pid) and not root.exists()
+    assert not _alive(first_pid) and not first.root.exists()  # the pool waited for its shutdown
 
 
 async def test_a_run_takes_every_kernel_from_the_pool(tmp_path: Path, caplog) -> None:
