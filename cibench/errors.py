@@ -64,6 +64,11 @@ class UnknownNameError(CibenchError):
     """A name looked up in a registry (agent, protocol, scorer, importer) is not known."""
 
 
+class RegistryError(CibenchError):
+    """cibench's own built-ins (models, protocols, importers, scoring profiles) are not registered:
+    no entry points in the installed metadata and no source checkout to read them from."""
+
+
 class LocalModelError(AgentError):
     """The embedded local model could not be set up or started."""
 

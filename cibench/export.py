@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def answer_rows(record: SessionRecord) -> list[dict]:
     rows = []
-    sample = record.run.params.get("sample")
+    sample = record.run.params.sample
     for step in record.steps:
         for attempt in step.attempts:
             if attempt.reply.no_answer:

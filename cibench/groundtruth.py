@@ -21,7 +21,7 @@ from .errors import GroundTruthError, RunDirError
 from .execute import collect_figures, run_check
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
-from .kernel_env import kernel_fingerprint
+from .kernel_check import kernel_fingerprint
 from .records import Execution
 from .scoring.numeric import parse_numbers
 from .task import Task

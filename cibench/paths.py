@@ -25,6 +25,6 @@ def sample_path(out: Path, model: str, task_id: str, sample: int) -> Path:
 
 
 def record_path(out: Path, record: SessionRecord) -> Path:
-    sample = record.run.params.get("sample")
+    sample = record.run.params.sample
     return (session_path(out, record.run.model, record.task.id) if sample is None
-            else sample_path(out, record.run.model, record.task.id, int(sample)))
+            else sample_path(out, record.run.model, record.task.id, sample))

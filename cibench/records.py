@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from .task import StepType
 
@@ -178,6 +178,63 @@ class StepRecord(BaseModel):
         return None
 
 
+class VisJudgeParams(BaseModel):
+    """The vision judge a run asks (vis_judge.JudgeSettings; never the API key itself)."""
+
+    model: str
+    variant: str = "rubric"
+    api_base: str | None = None
+    api_key_env: str | None = None
+
+
+class RunParams(BaseModel):
+    """How the model was asked (`RunConfig.params`): its sampling settings and feedback, which
+    sample of a `--samples N` run a session is, and the vision judge; any other key is an extra
+    model parameter (`--model-arg KEY=VALUE`, `model_args`).
+
+    Written exactly as the free-form dict it replaces (same JSON, so no new schema version):
+    model parameters at the top level, and only the keys that were given or read (a session
+    without samples has no `sample` key, one made with `RunConfig()` alone has `{}`). Item access
+    (`params["sample"]`, `params.get(...)`, `params["vis_judge"] = {...}`) is the old dict's
+    interface, kept for code written against it; new code reads attributes."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    feedback_chars: int = 1024
+    module_hint: bool = True
+    sample: int | None = None  # which sample (1..N) of a --samples N run (sampling.py)
+    samples: int | None = None
+    vis_judge: VisJudgeParams | None = None
+
+    @property
+    def model_args(self) -> dict[str, Any]:
+        """The extra model parameters (`--model-arg`), the keys that are not fields."""
+        return dict(self.model_extra or {})
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items()
+                if k in self.model_fields_set or k in (self.model_extra or {})}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields and key in self.model_fields_set:
+            return getattr(self, key)
+        return (self.model_extra or {})[key]  # KeyError, as the dict, for what was never given
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, value)
+
+
 class RunConfig(BaseModel):
     run_id: str
     model: str
@@ -186,7 +243,7 @@ class RunConfig(BaseModel):
     attempts: int = 3
     scoring: str = "default"
     timeout: float = 60.0
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: RunParams = Field(default_factory=RunParams)
 
 
 class TaskRef(BaseModel):

@@ -2,8 +2,8 @@
 
 This module builds the report's data (`build_report`) and writes its tabular files:
 `report.json`, `report.md`, `scores.csv` (one row per step) and `leaderboard.csv` (CIBench's
-layout). `write_report` also has the figures (`report_figures`) and the HTML page with the
-rendered session notebooks (`report_html`) made beside them.
+layout). `write_report` also has the figures (`report_figures`), the HTML page (`report_html`)
+and the rendered session notebooks (`report_sessions`) made beside them.
 
 Per (model, mode): the pooled metrics, the same per module, per difficulty and per step type,
 failure categories, and a CIBench-style leaderboard row per model that pairs its end-to-end and
@@ -280,7 +280,8 @@ def write_report(run_dirs: list[Path], out: Path, *, sessions_html: bool = True)
     """Write the report folder OUT: index.html (with figures/ and sessions/ beside it),
     report.md, report.json, scores.csv, leaderboard.csv. Returns the report."""
     from .report_figures import draw_figures
-    from .report_html import render_sessions, write_index
+    from .report_html import write_index
+    from .report_sessions import render_sessions
 
     out = check_folder_arg(out, "--out")
     report = build_report(run_dirs)

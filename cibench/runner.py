@@ -47,7 +47,7 @@ from .paths import model_slug, record_path, sample_path, session_path
 from .pipeline import finish, rescore_record
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
-from .records import RunConfig, SessionRecord, Usage
+from .records import RunConfig, RunParams, SessionRecord, Usage
 from .rundir import collect_sessions, session_paths
 from .sandbox import check_available
 from .scoring.aggregate import pool
@@ -179,8 +179,8 @@ async def prepare_truth(tasks: list[Task], oracle_dir: Path, jobs: int, *,
     return truths, dict(sorted(invalid.items()))
 
 
-def _comparable(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k != "vis_judge"}  # the judge can be re-asked
+def _comparable(params: RunParams) -> dict[str, Any]:
+    return params.model_dump(mode="json", exclude={"vis_judge"})  # the judge can be re-asked
 
 
 def _finished(path: Path, config: RunConfig, task: Task) -> SessionRecord | None:
@@ -224,7 +224,7 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
         params["vis_judge"] = opts.vis_judge
     config = RunConfig(run_id=run_id, model=model, mode=opts.mode,  # type: ignore[arg-type]
                        protocol=agent.protocol, attempts=opts.attempts, scoring=opts.scoring,
-                       timeout=opts.timeout, params=params)
+                       timeout=opts.timeout, params=RunParams(**params))
     label = "" if sample is None else f" sample {sample}/{opts.samples}"
     opts.progress.add_total(len(tasks), f"{model} · {opts.mode}")
     records: dict[str, SessionRecord] = {}

@@ -1,7 +1,7 @@
 """`--samples N`: answer every task N times, each in a fresh kernel, and report pass@k.
 
 Each sample is an ordinary session: its own kernel and scratch folder, its notebook at
-`OUT/<model-slug>/<task-id>.sample-<i>.ipynb`, the sample index in `RunConfig.params["sample"]`.
+`OUT/<model-slug>/<task-id>.sample-<i>.ipynb`, the sample index in `RunConfig.params.sample`.
 Each sample gets its own agent with its own response cache (`OUT/<model-slug>/sample-<i>/`), so
 sample 2 never replays sample 1's cached answers and a killed run resumes sample by sample; with
 `--seed S` sample i uses seed S + i - 1. Sampling only makes sense with `--temperature` > 0 (a

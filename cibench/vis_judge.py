@@ -31,7 +31,7 @@ from typing import Any
 
 from .errors import UnknownNameError
 from .jsonl_store import JsonlStore
-from .records import SessionRecord
+from .records import SessionRecord, VisJudgeParams
 from .scoring.aggregate import pool
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,11 @@ class JudgeSettings:
                 "api_key_env": self.api_key_env}
 
     @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> JudgeSettings | None:
-        if not params or not params.get("model"):
+    def from_params(cls, params: VisJudgeParams | None) -> JudgeSettings | None:
+        if params is None or not params.model:
             return None
-        return cls(model=params["model"], variant=params.get("variant") or "rubric",
-                   api_base=params.get("api_base"), api_key_env=params.get("api_key_env"))
+        return cls(model=params.model, variant=params.variant or "rubric",
+                   api_base=params.api_base, api_key_env=params.api_key_env)
 
 
 def check_variant(variant: str) -> str:
@@ -208,10 +208,10 @@ async def judge_session(record: SessionRecord, run_dir: Path,
                         judge: VisJudge | None = None) -> None:
     """Fill `vis_judge` on every scored `vis` step of a record whose run asks for a judge.
 
-    The settings come from `record.run.params["vis_judge"]`; no settings, nothing to do. Steps
+    The settings come from `record.run.params.vis_judge`; no settings, nothing to do. Steps
     without a figure get 0.0 (nothing to judge is a wrong figure), as with SSIM.
     """
-    settings = JudgeSettings.from_params(record.run.params.get("vis_judge"))
+    settings = JudgeSettings.from_params(record.run.params.vis_judge)
     if settings is None or record.status != "complete":
         return
     judge = judge or get_judge(settings, run_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cibench import cli, kernel_env, sandbox
+from cibench import cli, kernel_check, kernel_env, kernel_install, kernel_profiles, sandbox
 from cibench.errors import KernelEnvError
 from cibench.groundtruth import environment_fingerprint
 from cibench.kernel import KernelSession, startup_code
@@ -38,8 +38,8 @@ def tiny(env_root):
     """A real kernel env built by `install` from a requirements file holding only ipykernel."""
     req = env_root / "requirements-tiny.txt"
     req.write_text(f"# tiny profile for tests\n{IPYKERNEL_PIN}\n")
-    result = kernel_env.install("tiny", path=env_root / "envs" / "tiny", requirements=req,
-                                register_env=False)
+    result = kernel_install.install("tiny", path=env_root / "envs" / "tiny", requirements=req,
+                                    register_env=False)
     return result
 
 
@@ -83,8 +83,8 @@ def test_install_builds_a_readable_marked_env(tiny, env_root):
 
 def test_second_install_with_the_same_pins_does_nothing(tiny, env_root):
     before = (tiny.path / kernel_env.MARKER).stat().st_mtime_ns
-    again = kernel_env.install("tiny", path=tiny.path,
-                               requirements=env_root / "requirements-tiny.txt", register_env=False)
+    again = kernel_install.install("tiny", path=tiny.path,
+                                   requirements=env_root / "requirements-tiny.txt", register_env=False)
     assert not again.changed
     assert (tiny.path / kernel_env.MARKER).stat().st_mtime_ns == before
 
@@ -94,8 +94,8 @@ def test_install_refuses_a_folder_that_is_not_a_kernel_env(tmp_path, env_root):
     target.mkdir()
     (target / "notes.txt").write_text("mine")
     with pytest.raises(KernelEnvError) as err:
-        kernel_env.install("tiny", path=target, requirements=env_root / "requirements-tiny.txt",
-                           register_env=False)
+        kernel_install.install("tiny", path=target, requirements=env_root / "requirements-tiny.txt",
+                               register_env=False)
     assert "not a cibench kernel environment" in str(err.value)
     assert "\n" not in str(err.value)
     assert (target / "notes.txt").read_text() == "mine"
@@ -104,7 +104,7 @@ def test_install_refuses_a_folder_that_is_not_a_kernel_env(tmp_path, env_root):
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root's kernels run as other uids")
 def test_install_under_a_private_folder_warns(tmp_path, env_root, config):
     os.chmod(tmp_path, 0o700)
-    result = kernel_env.install("tiny", path=tmp_path / "env",
+    result = kernel_install.install("tiny", path=tmp_path / "env",
                                 requirements=env_root / "requirements-tiny.txt")
     assert len(result.warnings) == 1 and "other uids cannot run" in result.warnings[0]
 
@@ -165,7 +165,7 @@ def test_fingerprint_comes_from_the_kernel_env(tiny, config):
 
 def test_fingerprint_of_the_harness_lists_every_default_pin(config):
     found = environment_fingerprint()
-    pins = kernel_env.pinned(kernel_env.requirements_file("default"))
+    pins = kernel_profiles.pinned(kernel_profiles.requirements_file("default"))
     assert set(pins) | {"python", "seeding"} == set(found)
     assert found["numpy"] == __import__("numpy").__version__
 
@@ -198,15 +198,15 @@ def test_unknown_profile_is_one_line_listing_the_known_ones(config, capsys):
 
 
 def test_profiles_are_exact_pins():
-    for profile in kernel_env.known_profiles():
-        pins = kernel_env.pinned(kernel_env.requirements_file(profile))
+    for profile in kernel_profiles.known_profiles():
+        pins = kernel_profiles.pinned(kernel_profiles.requirements_file(profile))
         assert pins and all(pins.values()), (profile, pins)
-    default = kernel_env.pinned(kernel_env.requirements_file("default"))
+    default = kernel_profiles.pinned(kernel_profiles.requirements_file("default"))
     for name in ("pandas", "numpy", "matplotlib", "seaborn", "scipy", "scikit-learn",
                  "statsmodels", "lightgbm", "nltk", "opencv-python-headless", "scikit-image",
                  "pillow", "openpyxl", "xlrd", "ipykernel"):
         assert name in default
-    full = kernel_env.pinned(kernel_env.requirements_file("full"))
+    full = kernel_profiles.pinned(kernel_profiles.requirements_file("full"))
     assert set(default) < set(full) and {"torch", "torchvision", "tensorflow-cpu"} <= set(full)
 
 
@@ -275,7 +275,7 @@ def test_a_failed_install_leaves_nothing_behind(env_root, config):
     req.write_text("ipykernel==0.0.0.1\n")
     target = env_root / "envs" / "impossible"
     with pytest.raises(KernelEnvError) as err:
-        kernel_env.install("impossible", path=target, requirements=req)
+        kernel_install.install("impossible", path=target, requirements=req)
     message = str(err.value)
     assert "\n" not in message and "failed" in message and "impossible.install.log" in message
     assert not target.exists()
@@ -289,24 +289,24 @@ def test_pip_fallback_builds_the_same_env(env_root, config, monkeypatch):
     monkeypatch.setenv("CIBENCH_NO_UV", "1")
     req = env_root / "requirements-pure.txt"
     req.write_text("six==1.16.0\n")  # one small pure-Python wheel: pip is slow enough
-    result = kernel_env.install("pure", path=env_root / "envs" / "pure-pip", requirements=req)
+    result = kernel_install.install("pure", path=env_root / "envs" / "pure-pip", requirements=req)
     assert result.changed and result.installer == "pip"
     assert kernel_env.kernel_python() == str(result.python)
-    found = kernel_env.probe(str(result.python), ["six"])
+    found = kernel_check.probe(str(result.python), ["six"])
     assert found["versions"] == {"six": "1.16.0"}
     assert json.loads((result.path / kernel_env.MARKER).read_text())["installer"] == "pip"
     assert (result.path / "bin" / "pip").read_text().startswith(f"#!{result.python}")
-    assert not kernel_env.install("pure", path=result.path, requirements=req).changed
+    assert not kernel_install.install("pure", path=result.path, requirements=req).changed
 
 
 def test_other_pins_replace_the_env_atomically(env_root, config):
     req = env_root / "requirements-swap.txt"
     req.write_text("six==1.16.0\n")
     target = env_root / "envs" / "swap"
-    kernel_env.install("swap", path=target, requirements=req)
+    kernel_install.install("swap", path=target, requirements=req)
     req.write_text("six==1.17.0\n")
-    again = kernel_env.install("swap", path=target, requirements=req)
+    again = kernel_install.install("swap", path=target, requirements=req)
     assert again.changed
-    assert kernel_env.probe(str(again.python), ["six"])["versions"] == {"six": "1.17.0"}
+    assert kernel_check.probe(str(again.python), ["six"])["versions"] == {"six": "1.17.0"}
     assert json.loads((target / kernel_env.MARKER).read_text())["pins"] == {"six": "1.17.0"}
     assert not [p.name for p in (env_root / "envs").iterdir() if p.name.startswith(".swap")]

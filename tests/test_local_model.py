@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cibench import local_model as lm
+from cibench import local_weights
 from cibench.errors import LocalModelError
 
 
@@ -43,7 +44,7 @@ def test_missing_gguf_path_is_a_clear_error(tmp_path):
 
 
 def test_missing_weights_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(lm, "_module_dir", lambda module: None)
+    monkeypatch.setattr(local_weights, "_module_dir", lambda module: None)
     with pytest.raises(LocalModelError, match="scripts/setup.sh"):
         lm.find_gguf(lm.DEFAULT_LOCAL_MODEL)
 

@@ -3,11 +3,7 @@ matches a normalized golden copy."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
@@ -16,37 +12,9 @@ from cibench.notebook import read_session, render_session
 from cibench.runner import RunOptions, run_benchmark
 
 from conftest import SMALL_DATA, SMALL_STEPS, write_task
+from golden_notebooks import GOLDEN, check_golden
 
 pytestmark = pytest.mark.kernel
-GOLDEN = Path(__file__).parent / "golden"
-
-VOLATILE_KEYS = {"seconds", "kernel_seconds", "started", "finished", "run_id", "sha256",
-                 "environment", "model_seconds", "path", "created"}
-
-
-def normalize(obj: Any) -> Any:
-    """Drop what changes between runs: timings, ids, hashes, versions, image bytes, addresses."""
-    if isinstance(obj, dict):
-        out = {}
-        for key, value in obj.items():
-            if key in VOLATILE_KEYS:
-                out[key] = "<volatile>"
-            elif key in ("image/png", "figure_data"):
-                out[key] = "<data>" if value else value
-            else:
-                out[key] = normalize(value)
-        return out
-    if isinstance(obj, list):
-        return [normalize(v) for v in obj]
-    if isinstance(obj, str):
-        obj = re.sub(r"0x[0-9a-f]{6,}", "0x<addr>", obj)
-        obj = re.sub(r"\d+(\.\d+)? s (model|kernel)", "<t> s \\2", obj)
-        obj = re.sub(r"sha256 [0-9a-f]{12}…", "sha256 <hash>", obj)
-        obj = re.sub(r"run `[^`]+`", "run `<id>`", obj)
-        obj = re.sub(r"/tmp/\S+", "<tmp>", obj)
-        obj = re.sub(r"run `<id>` · [^\n]*", "run `<id>` · <environment>", obj)
-        return obj
-    return obj
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +71,4 @@ def test_renders_to_html(recorded: Path) -> None:
 
 
 def test_matches_golden(recorded: Path) -> None:
-    nb = json.loads(recorded.read_text())
-    got = normalize(nb)
-    golden = GOLDEN / "small-oracle-e2e.ipynb.json"
-    if os.environ.get("CIBENCH_UPDATE_GOLDEN") or not golden.exists():
-        golden.write_text(json.dumps(got, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
-        if not os.environ.get("CIBENCH_UPDATE_GOLDEN"):
-            pytest.fail(f"golden file {golden} was missing; written now, commit it")
-    assert got == json.loads(golden.read_text())
+    check_golden(recorded, GOLDEN / "small-oracle-e2e.ipynb.json")

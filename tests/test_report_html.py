@@ -22,7 +22,7 @@ from cibench.agents import AgentOptions
 from cibench.cli import main as cli_main
 from cibench.report import LEADERBOARD_COLUMNS, SCORES_COLUMNS, build_report, leaderboard_label, write_report
 from cibench.report_figures import draw_figures
-from cibench.report_html import REMOVED_OUTPUT, make_safe
+from cibench.report_sessions import REMOVED_OUTPUT, make_safe
 from cibench.runner import RunOptions, run_benchmark
 from cibench.task import load_tasks
 

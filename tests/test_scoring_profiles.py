@@ -232,8 +232,8 @@ def test_samples_pass_at_k_and_resume(tmp_path: Path) -> None:
     names = sorted(p.name for p in (out / "scripted-samples" / "s").glob("*.ipynb"))
     assert names == [f"{t}.sample-{i}.ipynb" for t in ("double", "single") for i in (1, 2, 3)]
     records = collect_sessions(out)
-    assert sorted(r.run.params["sample"] for r in records) == [1, 1, 2, 2, 3, 3]
-    assert sorted(r.run.params["seed"] for r in records) == [100, 100, 101, 101, 102, 102]
+    assert sorted(r.run.params.sample for r in records) == [1, 1, 2, 2, 3, 3]
+    assert sorted(r.run.params.seed for r in records) == [100, 100, 101, 101, 102, 102]
     assert json.loads((out / "run.json").read_text())["samples"] == 3
     # resume: nothing is asked again
     calls = sum(a.calls for a in made)
@@ -302,7 +302,7 @@ def test_vis_judge_through_litellm_and_cache(profile_task: Path, tmp_path: Path,
         assert "right or wrong" in server.requests[1]["messages"][0]["content"][0]["text"]
         (record,) = collect_sessions(out)
         assert record.steps[2].score.vis_judge == 0.0
-        assert record.run.params["vis_judge"]["variant"] == "binary"
+        assert record.run.params.vis_judge is not None and record.run.params.vis_judge.variant == "binary"
 
         # an unreadable answer leaves vis_judge empty and is not cached
         server.responder = lambda body: {"content": "a nice plot"}

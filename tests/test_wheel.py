@@ -38,6 +38,12 @@ def test_wheel_carries_kernels_and_templates(wheel):
                 "reports/templates/batch.ipynb"):
         assert f"cibench/_resources/{rel}" in names, rel
     assert not any("__pycache__" in n for n in names)
+    # cibench's own built-ins are entry points of the wheel (cibench/registry.py)
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    for line in ("[cibench.agents]", "oracle = cibench.agents.oracle:OracleAgent",
+                 "[cibench.scoring_profiles]", "default = cibench.scoring.scorer:DEFAULT_PROFILE"):
+        assert line in text, line
 
 
 def test_installed_wheel_runs_the_oracle_outside_the_source_tree(wheel, tmp_path):

@@ -1,7 +1,9 @@
 """Agents: the oracle replay, any litellm model, the embedded local model, and replayed answer
 files (`answers:FILE`).
 
-Importing this package registers them all; none of them imports litellm until a model is called.
+The named ones (`oracle`, `local`, `answers:`) are `cibench.agents` entry points declared in
+setup.cfg (cibench/registry.py); importing this package registers the litellm fallback for every
+other name. None of them imports litellm until a model is called.
 """
 
 from . import llm as _llm  # noqa: F401  (registers the litellm fallback)

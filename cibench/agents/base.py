@@ -55,41 +55,32 @@ class Agent(Protocol):
 
 
 AgentFactory = Callable[[str, AgentOptions], Agent]
-_REGISTRY: dict[str, AgentFactory] = {}
 _FALLBACK: list[AgentFactory] = []
-_PREFIXES: dict[str, AgentFactory] = {}
+
+#: model names: the `cibench.agents` entry points, cibench's own (oracle, local, `answers:`) and
+#: plugins'; an entry point whose name ends with ":" (e.g. `answers:`) serves every model name
+#: that starts with it
+AGENTS: Registry[AgentFactory] = Registry("model")
 
 
 def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
+    """Register a factory at run time (tests, notebooks); packages use an entry point."""
     def deco(factory: AgentFactory) -> AgentFactory:
-        _REGISTRY[name] = factory
-        return factory
-    return deco
-
-
-def register_prefix(prefix: str) -> Callable[[AgentFactory], AgentFactory]:
-    """A factory for every model name that starts with `prefix` (e.g. `answers:`)."""
-    def deco(factory: AgentFactory) -> AgentFactory:
-        _PREFIXES[prefix] = factory
-        return factory
+        return AGENTS.register(name, factory)
     return deco
 
 
 def register_fallback(factory: AgentFactory) -> AgentFactory:
-    """The factory for names not in the registry (any litellm model name)."""
+    """The factory for names not in the registry (any litellm model name): not a name, so not an
+    entry point."""
     _FALLBACK[:] = [factory]
     return factory
-
-
-#: exact model names: the built-ins and `cibench.agents` entry points; an entry point whose name
-#: ends with ":" (e.g. `mybackend:`) serves every model name that starts with it
-AGENTS: Registry[AgentFactory] = Registry("model", _REGISTRY)
 
 
 def known_agents() -> list[str]:
     names = AGENTS.names()
     return [n for n in names if not n.endswith(":")] + sorted(
-        f"{p}..." for p in {*_PREFIXES, *(n for n in names if n.endswith(":"))})
+        f"{p}..." for p in names if p.endswith(":"))
 
 
 def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
@@ -97,10 +88,9 @@ def make_agent(model: str, options: AgentOptions | None = None) -> Agent:
     exact = AGENTS.find(model)
     if exact is not None and not model.endswith(":"):
         return exact(model, options)
-    prefixes = {**{n: AGENTS.get(n) for n in AGENTS.names() if n.endswith(":")}, **_PREFIXES}
-    for prefix, factory in prefixes.items():
-        if model.startswith(prefix):
-            return factory(model, options)
+    for prefix in AGENTS.names():
+        if prefix.endswith(":") and model.startswith(prefix):
+            return AGENTS.get(prefix)(model, options)
     if _FALLBACK:
         return _FALLBACK[0](model, options)
     raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(known_agents())}")

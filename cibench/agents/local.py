@@ -13,7 +13,7 @@ from typing import Any
 
 from ..records import Reply, Turn
 from ..task import Step, Task
-from .base import AgentOptions, register_agent
+from .base import AgentOptions
 from .llm import LiteLLMAgent
 
 
@@ -64,5 +64,3 @@ class LocalAgent:
             raise AgentError("the local model is used outside `async with`")
         return await self._inner.reply(task, step, history)
 
-
-register_agent("local")(lambda name, options: LocalAgent(name, options))

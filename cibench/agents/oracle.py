@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..records import Reply, Turn
 from ..task import Step, Task
-from .base import AgentOptions, register_agent
+from .base import AgentOptions
 
 
 class OracleAgent:
@@ -25,5 +25,3 @@ class OracleAgent:
         code = step.reference
         return Reply(text=f"```python\n{code}\n```", prose="", code=code)
 
-
-register_agent("oracle")(lambda name, options: OracleAgent(name, options))

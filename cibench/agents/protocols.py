@@ -463,13 +463,9 @@ def session_history(history: list[Turn]) -> list[Turn]:
     return out
 
 
-PROTOCOLS: dict[str, type[Protocol]] = {
-    "react": ReactProtocol, "tools": ToolsProtocol, "markdown": MarkdownProtocol,
-    "cibench": CibenchProtocol}
-
-
-#: the built-ins above and `cibench.protocols` entry points (cibench/registry.py)
-PROTOCOL_REGISTRY: Registry[type[Protocol]] = Registry("protocol", PROTOCOLS, hint="pass --protocol")
+#: `cibench.protocols` entry points: the classes above (react, tools, markdown, cibench; declared
+#: in setup.cfg) and plugins' (cibench/registry.py)
+PROTOCOL_REGISTRY: Registry[type[Protocol]] = Registry("protocol", hint="pass --protocol")
 
 
 def get_protocol(name: str) -> Protocol:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..answers import AnswerSet, answers_model_name, load_answers
 from ..records import Reply, Turn
 from ..task import Step, Task
-from .base import AgentOptions, register_prefix
+from .base import AgentOptions
 from .extract import extract_code, strip_code
 
 log = logging.getLogger(__name__)
@@ -94,5 +94,3 @@ class ReplayAgent:
         prose = "" if answer.exact_code and answer.text == code else strip_code(answer.text)
         return Reply(text=answer.text, prose=prose.strip(), code=code, final=code is None)
 
-
-register_prefix(PREFIX)(lambda name, options: ReplayAgent(name, options))

@@ -24,19 +24,9 @@ class Importer(Protocol):
     def run(self, src: Path, opts: ImportOptions) -> ImportReport: ...
 
 
-def _registry() -> dict[str, Importer]:
-    from .cibench_md import CIBenchImporter
-    from .cruxeval import CruxEvalImporter
-    from .pybench import PyBenchImporter
-    from .qwen_agent import QwenAgentImporter
-
-    found: list[Importer] = [CIBenchImporter(), CruxEvalImporter(), QwenAgentImporter(),
-                             PyBenchImporter()]
-    return {imp.name: imp for imp in found}
-
-
-#: the built-ins and `cibench.importers` entry points (classes, instantiated on use)
-IMPORTERS: Registry[Importer] = Registry("importer", _registry(), hint="cibench import --help")
+#: `cibench.importers` entry points: cibench's own (cibench, cruxeval, qwen-agent, pybench; declared
+#: in setup.cfg) and plugins' (classes, instantiated on use)
+IMPORTERS: Registry[Importer] = Registry("importer", hint="cibench import --help")
 
 
 def get_importer(name: str) -> Importer:

@@ -12,8 +12,7 @@ K_VALUES = (1, 5)
 
 
 def sample_of(record: SessionRecord) -> int | None:
-    value = record.run.params.get("sample")
-    return int(value) if value is not None else None
+    return record.run.params.sample
 
 
 def task_passed(record: SessionRecord) -> bool:

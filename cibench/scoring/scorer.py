@@ -44,16 +44,14 @@ class ScoringProfile:
     opencompass: bool = False
 
 
-PROFILES = {
-    "default": ScoringProfile("default", num_match, text_score, ssim_default, True, True),
-    "cibench": ScoringProfile("cibench", num_match_cibench, text_score_cibench, ssim_cibench,
-                              False, False, opencompass=True),
-}
+DEFAULT_PROFILE = ScoringProfile("default", num_match, text_score, ssim_default, True, True)
+CIBENCH_PROFILE = ScoringProfile("cibench", num_match_cibench, text_score_cibench, ssim_cibench,
+                                 False, False, opencompass=True)
 
 
-#: the built-ins above and `cibench.scoring_profiles` entry points (cibench/registry.py)
-PROFILE_REGISTRY: Registry[ScoringProfile] = Registry("scoring profile", PROFILES,
-                                                      hint="pass --scoring")
+#: `cibench.scoring_profiles` entry points: the two above (declared in setup.cfg) and plugins'
+#: (cibench/registry.py)
+PROFILE_REGISTRY: Registry[ScoringProfile] = Registry("scoring profile", hint="pass --scoring")
 
 
 def get_profile(name: str) -> ScoringProfile:
