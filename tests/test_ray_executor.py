@@ -232,3 +232,18 @@ def test_a_dead_worker_ends_its_session_in_error_and_the_run_goes_on(ray_instanc
     assert result.errors == 1 and row["tasks"] == 1, row
     assert row["errors"][0]["task"] == "crash/boom"
     assert "ray worker failed" in row["errors"][0]["error"], row["errors"]
+
+
+def test_the_cli_runs_on_ray_and_refuses_an_address_without_it(ray_instance, suite, tmp_path,
+                                                                 capsys):
+    from cibench.cli import main
+
+    out = tmp_path / "cli"
+    args = ["-q", "run", str(suite), "--model", "oracle", "--out", str(out), "--oracle-dir",
+            str(suite.parent / "oracle"), "--no-report"]
+    assert main([*args, "--executor", "ray", "--jobs", "2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["results"][0]["tasks"] == 2 and summary["results"][0]["metrics"]["exec_rate"] == 100
+    assert main([*args, "--address", "auto"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--address names a Ray cluster" in err[0] and "--executor ray" in err[0]

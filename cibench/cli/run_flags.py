@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents.base import AgentOptions
+from ..concurrency import default_jobs
+from ..errors import UsageError
 from ..kernel import INTERRUPT_GRACE, OutputCaps
 from ..limits import KernelLimits
 from ..progress import make_progress
@@ -28,6 +31,8 @@ from .values import (
 
 if TYPE_CHECKING:
     from ..runner import RunOptions
+
+log = logging.getLogger(__name__)
 
 
 def add_run_flags(run: argparse.ArgumentParser) -> None:
@@ -53,8 +58,16 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                      help="seconds per cell before it is interrupted (default 60)")
     run.add_argument("--scoring", type=scoring_profile, default="default",
                      help="scoring profile (see docs/scoring.md)")
-    run.add_argument("--jobs", type=ranged(int, 1, 1024), default=2,
-                     help="tasks run at once, each in its own kernel (default 2)")
+    run.add_argument("--jobs", type=ranged(int, 1, 1024), default=None,
+                     help="sessions in flight, each in its own kernel (default: from the machine "
+                          "and the model: a session per core for oracle/replayed/embedded "
+                          "models, 4 per core for a remote model, bounded by memory)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="where sessions run: this process (default), or Ray workers "
+                          "(pip install 'cibench[ray]'; docs/ray.md)")
+    run.add_argument("--address", metavar="ADDR",
+                     help="with --executor ray: the cluster (ray://HOST:10001, HOST:6379, auto); "
+                          "default: start a local Ray instance for the run")
     add_sandbox_flags(run)
     run.add_argument("--no-report", action="store_true",
                      help="don't write the HTML report into OUT/report/ at the end")
@@ -149,16 +162,24 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     """The RunOptions that `cibench run` builds from its parsed flags."""
     from ..runner import RunOptions
 
+    models = args.models or ["local"]
+    if args.address and args.executor != "ray":
+        raise UsageError("--address names a Ray cluster", hint="add --executor ray")
+    jobs = args.jobs
+    if jobs is None:
+        jobs, why = default_jobs(models)
+        log.info("--jobs %d (%s)", jobs, why)
     limits = KernelLimits.default(
-        jobs=args.jobs, memory_mb=-1 if args.memory_limit is None else args.memory_limit)
+        jobs=jobs, memory_mb=-1 if args.memory_limit is None else args.memory_limit)
     limits = dataclasses.replace(limits, cpu_seconds=args.cpu_limit or None)
     settings = SessionSettings(limits=limits, caps=OutputCaps(), keep_scratch=args.keep_scratch,
                                sandbox=SandboxOptions(user=args.kernel_user,
                                                       network=not args.no_network),
                                interrupt_grace=args.interrupt_grace)
-    return RunOptions(paths=args.paths, models=args.models or ["local"], mode=args.mode,
+    return RunOptions(paths=args.paths, models=models, mode=args.mode,
                       out=args.out, oracle_dir=args.oracle_dir, attempts=args.attempts,
-                      timeout=args.timeout, scoring=args.scoring, jobs=args.jobs,
+                      timeout=args.timeout, scoring=args.scoring, jobs=jobs,
+                      executor=args.executor, address=args.address,
                       run_id=args.run_id, agent=agent_options(args), settings=settings,
                       samples=args.samples, vis_judge=vis_judge_params(args),
                       progress=make_progress(not args.quiet))
