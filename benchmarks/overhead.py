@@ -153,7 +153,7 @@ async def bare_loop(tasks: list[Task], top: Path) -> tuple[float, list[dict[str,
 # ------------------------------------------------------------------------------ context
 
 async def kernel_numbers(repeat: int = 3) -> dict[str, float]:
-    """From scripts/bench_run.py: a cibench kernel's start (startup code and output guard
+    """A cibench kernel's start (startup code and output guard
     included, no sandbox) and a trivial cell's round trip, medians."""
     starts, cells = [], []
     for _ in range(repeat):
@@ -253,8 +253,8 @@ def main() -> None:
             "imports, loading tasks, kernels, helper cells, scoring, writing notebooks; no HTML "
             "report: `--no-report`), ground truth built beforehand. \"kernel s (cibench's "
             "record)\": the sum of the sessions' `kernel_seconds` (client-side time of the "
-            "attempts, i.e. the references; setup and checks not included). For context (from "
-            "scripts/bench_run.py, no sandbox): a cibench kernel starts in "
+            "attempts, i.e. the references; setup and checks not included). For context ("
+            "measured by the same script, no sandbox): a cibench kernel starts in "
             f"{context['kernel_start_s']} s; a trivial cell takes {context['trivial_cell_ms']} "
             "ms.\n\n"
             "| task | steps | cells | bare wall s | floor s | note |\n"

@@ -95,7 +95,7 @@ async def test_output_floods_are_capped_in_the_kernel_and_fast(tmp_path):
     caps = OutputCaps(text_chars=100_000, images=5, outputs=50)
     async with KernelSession(tmp_path, timeout=60, caps=caps, startup_code=startup_code()) as k:
         big = await k.execute("print('x' * 50_000_000)")  # 50 MB in one write
-        assert big.status == "ok"  # speed of this: scripts/bench_run.py, not a test
+        assert big.status == "ok"  # speed of this: benchmarks/, not a test
         assert big.truncated and len(big.stdout()) <= 100_000 + 4_096  # head + the kept tail
         assert "dropped 49900001 characters" in _streams(big)
         lines = await k.execute("for i in range(300_000): print('line', i)")
