@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .detached import run_detached
 from .kernel import KernelSession, OutputCaps
 from .records import Execution
 from .scoring.figure_data import COLLECT_CODE, parse_collected
@@ -76,7 +77,7 @@ async def run_check(kernel: KernelSession, code: str,
     files, so nothing the model did to the kernel can make it pass; else in the kernel, through
     `in_kernel` when given (a session's executor, which rebuilds state after a restart)."""
     if not reads_kernel_state(code):
-        return await kernel.run_detached(code)
+        return await run_detached(kernel, code)
     if in_kernel is not None:
         return await in_kernel(code)
     return await kernel.execute(code, store_history=False)

@@ -284,49 +284,6 @@ class KernelSession:
             except Exception as exc:  # a dead kernel cannot be interrupted; restart handles it
                 log.debug("interrupt: %s", exc)
 
-    async def run_detached(self, code: str, *, timeout: float = 60.0) -> Execution:
-        """Run `code` with `python -c` in a fresh process instead of the kernel: the kernel's
-        Python, folder, environment, uid and limits, none of its state. Everything the process
-        starts is killed when it ends (its own process group; as a session uid, the reap)."""
-        box = self.sandbox
-        limits = self.limits.prlimit_prefix()
-        cmd = [*self.cmd_prefix, *(box.prefix(limits) if box else limits),
-               kernel_python(), "-I", "-c", code]
-        env = scrubbed_environment(secret_names=self.secret_env)
-        if box is not None:
-            env = box.environment(env)
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=str(self.workdir), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True)
-        status: ExecStatus = "ok"
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            status, out, err = "timeout", b"", f"interrupted after {timeout:g} s".encode()
-        finally:
-            await asyncio.to_thread(kill_group, proc.pid, 1.0)
-            if proc.returncode is None:
-                await proc.wait()
-        if status == "ok" and proc.returncode != 0:
-            status = "error"
-        collector = Collector(self.caps)
-        if out:
-            collector.stream("stdout", out.decode(errors="replace"))
-        text = err.decode(errors="replace")
-        if status == "error":
-            lines = [ln for ln in text.splitlines() if ln.strip()] or [f"exit status {proc.returncode}"]
-            last = lines[-1]
-            ename, _, evalue = last.partition(": ") if ": " in last else (last, "", "")
-            collector.add_error(ename.strip() or "Error", evalue.strip(), lines[-20:])
-        elif status == "timeout":
-            collector.add_error("TimeoutError", text, [f"TimeoutError: {text}"])
-        outputs, truncated = collector.finish()
-        return Execution(status=status, outputs=outputs, truncated=truncated,
-                         seconds=round(time.monotonic() - started, 3),
-                         note="run in a fresh process (the check reads files only)")
-
     async def execute(self, code: str, *, timeout: float | None = None,
                       store_history: bool = True, caps: OutputCaps | None = None) -> Execution:
         """Run code; never raises for what the code does (errors, hangs, death are recorded).

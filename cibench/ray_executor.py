@@ -34,17 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import importlib.util
 import io
-import json
 import logging
 import os
-import shutil
 import socket
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -53,14 +49,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .agents.base import Agent, make_agent
+from .agents.base import Agent
 from .agents.cache import CACHE_FILE, ResponseCache
 from .answers import answers_model_name
-from .errors import CibenchError, ExecutorError
+from .errors import ExecutorError
 from .executor import SessionJob
 from .groundtruth import environment_fingerprint
 from .jsonl_store import JsonlStore
-from .pipeline import run_scored
+from .ray_worker import SessionHost
 from .records import SessionRecord
 from .session import finish_record, task_ref
 from .task import Task
@@ -81,7 +77,6 @@ INSTALL_HINT = "pip install 'cibench[ray]'"
 CONNECT_SECONDS = 5.0  # how long a cluster's head may take to accept a TCP connection
 #: the local instance's object store: sessions exchange small objects, keep /dev/shm free
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
-_TASKS_DIR = "cibench-ray-tasks"  # where workers unpack shipped task folders (in $TMPDIR)
 
 
 def _not_installed() -> ExecutorError:
@@ -143,103 +138,6 @@ def model_resources(model: str, memory_mb: int | None) -> dict[str, Any]:
 
 def session_resources(job: SessionJob) -> dict[str, Any]:
     return model_resources(job.model, job.settings.limits.memory_mb)
-
-
-# -- in the worker -------------------------------------------------------------------------------
-
-def _unpack_folder(packed: bytes, digest: str) -> Path:
-    """The shipped task folder, unpacked once per node (content-addressed, atomic rename)."""
-    root = Path(tempfile.gettempdir()) / _TASKS_DIR
-    target = root / digest
-    if target.is_dir():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=root))
-    try:
-        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
-            tar.extractall(staging, filter="data")
-        with contextlib.suppress(OSError):  # another worker may have won the race
-            os.rename(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-async def _worker_session(job: SessionJob, folder: Path | None,
-                          cache: tuple[str, frozenset[str]] | None,
-                          answers: tuple[bytes, str, str] | None) -> dict[str, Any]:
-    """One session in this worker: `folder` holds the task's shipped `data/`, `cache` is the
-    seed of the response cache (its JSONL text and keys; None: no cache), `answers` the shipped
-    answers file (bytes, file name, model name)."""
-    task, model = job.task, job.model
-    if folder is not None:
-        task = dataclasses.replace(task, path=folder / task.path.name)
-    with tempfile.TemporaryDirectory(prefix="cibench-ray-session-") as tmp:
-        if answers is not None:  # the shipped answers file, under its own name
-            data, filename, name = answers
-            Path(tmp, "answers").mkdir()
-            Path(tmp, "answers", filename).write_bytes(data)
-            model = f"answers:{Path(tmp, 'answers', filename)}@{name}"
-        options = dataclasses.replace(job.agent_options, cache_dir=None, cache=cache is not None)
-        if cache is not None:
-            options = dataclasses.replace(options, cache_dir=tmp)
-            Path(tmp, CACHE_FILE).write_text(cache[0], encoding="utf-8")
-        result: dict[str, Any] = {"host": os.uname().nodename}
-        try:
-            async with make_agent(model, options) as agent:
-                record = await run_scored(task, agent, job.truth, job.config, job.settings)
-            result["record"] = record.model_dump(mode="json")
-        except CibenchError as exc:  # e.g. the model's server unreachable from this worker
-            result["error"] = str(exc)
-        if cache is not None:
-            store = JsonlStore(Path(tmp, CACHE_FILE))
-            result["cache"] = [e for k, e in store.entries.items() if k not in cache[1]]
-    return result
-
-
-class SessionHost:
-    """A Ray actor (one worker process) that runs up to `slots` sessions at once, each one
-    actor task: a node pays for importing Ray, cibench and litellm once per host, not once per
-    session (8 single-session workers importing litellm took 20 s of a 2-core machine).
-
-    What all sessions share (a task folder, the cache seed, an answers file) comes as a boxed
-    object ref (`[ref]`, which Ray does not resolve) and is fetched once per host."""
-
-    def __init__(self) -> None:
-        self._shared: dict[str, Any] = {}
-
-    def warm(self, remote_model: bool) -> str:
-        """Import now what sessions will need (litellm alone is ~2 s of CPU), so the first
-        sessions do not wait for it; returns the node's name."""
-        if remote_model:
-            from .agents.llm import import_litellm
-            import_litellm()
-        return os.uname().nodename
-
-    async def _fetch(self, boxed: list[Any] | None, prepare: Any = None) -> Any:
-        if boxed is None:
-            return None
-        key = boxed[0].hex()
-        if key not in self._shared:
-            value = await boxed[0]
-            self._shared[key] = prepare(value) if prepare is not None else value
-        return self._shared[key]
-
-    async def run(self, job: SessionJob, folder: list[Any] | None, cache: list[Any] | None,
-                  answers: list[Any] | None) -> dict[str, Any]:
-        return await _worker_session(job, await self._fetch(folder, _unpack_shipped),
-                                     await self._fetch(cache, _seed_text),
-                                     await self._fetch(answers))
-
-
-def _unpack_shipped(shipped: tuple[bytes, str]) -> Path:
-    return _unpack_folder(*shipped)
-
-
-def _seed_text(entries: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:
-    """A response cache's entries as the JSONL a session's cache starts from, and their keys."""
-    text = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
-    return text, frozenset(e["key"] for e in entries)
 
 
 # -- in the client -------------------------------------------------------------------------------

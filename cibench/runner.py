@@ -13,64 +13,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
 import shutil
-import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
 from .agents.base import Agent, AgentOptions, make_agent
-from .collector import clean_name
 from .concurrency import default_jobs
-from .errors import CibenchError, GroundTruthError, RunDirError, SchemaVersionError, UsageError
+from .errors import CibenchError, GroundTruthError, RunDirError, UsageError
 from .executor import Executor, LocalExecutor, SessionJob
 from .fastcheck import ForkPool, build_truth_fast, truth_eligible
 from .fsutil import atomic_write_json, check_folder_arg
 from .groundtruth import (
     GroundTruth,
     ensure_truth,
-    environment_fingerprint,
     is_current,
     load_truth,
     store_truth,
-    truth_path,
     truth_sha256,
 )
 from .notebook import read_session
 from .paths import model_slug, record_path, sample_path, session_path
-from .pipeline import finish, rescore_record
+from .pipeline import finish
 from .preflight import preflight_tasks
 from .progress import NullProgress, Progress
-from .records import RunConfig, RunParams, SessionRecord, Usage
-from .rundir import collect_sessions, session_paths
+from .records import RunConfig, RunParams, SessionRecord
+from .run_manifest import (
+    RESUME_KEYS,
+    check_manifest,
+    new_run_id,
+    record_truth_hashes,
+    run_lock,
+)
+from .rundir import collect_sessions
 from .sandbox import check_available
-from .scoring.aggregate import pool
-from .scoring.sampled import pass_at_k_table
-from .scoring.scorer import NO_ANSWER
 from .session import SessionSettings
+from .summary import RunResult, summarize
 from .task import Task, load_tasks
 
 log = logging.getLogger(__name__)
-
-#: each artifact has its own version (bumping one never invalidates the others)
-MANIFEST_SCHEMA_VERSION = 1  # OUT/run.json
-SUMMARY_SCHEMA_VERSION = 1  # OUT/summary.json
-
-REPLAY_PROTOCOL = "replay"  # agents/replay.py: answers read from a file
-
-# settings that must not change when a run folder is resumed
-RESUME_KEYS = ("mode", "attempts", "scoring", "timeout")
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
-
 
 @dataclass
 class RunOptions:
@@ -92,49 +76,6 @@ class RunOptions:
     agent: AgentOptions = field(default_factory=AgentOptions)
     settings: SessionSettings = field(default_factory=SessionSettings)
     progress: Progress = field(default_factory=NullProgress)  # live display (cibench/progress.py)
-
-
-@dataclass
-class RunResult:
-    out: Path
-    summary: dict[str, Any]
-    errors: int  # sessions that ended in an infrastructure error
-    invalid: int = 0  # tasks skipped because their references fail (see summary invalid_tasks)
-    skipped: int = 0  # tasks set aside until their assets are in place (summary skipped_tasks)
-
-
-def _check_manifest(out: Path, opts: RunOptions, run_id: str) -> str:
-    """Create or verify OUT/run.json; returns the run id to use."""
-    path = out / "run.json"
-    wanted = {"mode": opts.mode, "attempts": opts.attempts, "scoring": opts.scoring,
-              "timeout": opts.timeout}
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"unreadable run manifest: {exc}", path=path) from exc
-        if not isinstance(old, dict):
-            raise RunDirError("run manifest is not a JSON object", path=path,
-                              hint="use another --out")
-        if old.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-            raise RunDirError(f"run manifest version {old.get('schema_version')!r}, this cibench "
-                              f"writes version {MANIFEST_SCHEMA_VERSION}", path=path,
-                              hint="use another --out (a run folder is resumed only by the "
-                                   "cibench version that made it)")
-        for key in RESUME_KEYS:
-            if old.get(key) != wanted[key]:
-                raise RunDirError(f"this folder holds a run with {key}={old.get(key)!r}, not "
-                                  f"{wanted[key]!r}", path=out,
-                                  hint="use another --out or the same settings to resume")
-        models = sorted(set(old.get("models", [])) | set(opts.models))
-        atomic_write_json(path, {**old, "models": models, "resumed": time.time()})
-        return str(old.get("run_id", run_id))
-    atomic_write_json(path, {"schema_version": MANIFEST_SCHEMA_VERSION, "run_id": run_id,
-                             "cibench_version": __version__, "models": opts.models,
-                             "tasks": opts.paths, "protocol": opts.agent.protocol,
-                             "samples": opts.samples, "vis_judge": opts.vis_judge,
-                             "environment": environment_fingerprint(), **wanted})
-    return run_id
 
 
 async def _ensure_truth_fast(task: Task, oracle_dir: Path, pool: ForkPool,
@@ -258,44 +199,6 @@ async def _run_model(agent: Agent, model: str, tasks: list[Task], truths: dict[s
     return [records[t.id] for t in tasks]
 
 
-def summarize(records: list[SessionRecord]) -> dict[str, Any]:
-    """summary.json: one result row per (model, mode), pooled over every step of its sessions."""
-    groups: dict[tuple[str, str], list[SessionRecord]] = {}
-    for record in records:
-        groups.setdefault((record.run.model, record.run.mode), []).append(record)
-    results = []
-    for (model, mode), recs in groups.items():
-        done = [r for r in recs if r.status == "complete"]
-        steps = [s for r in done for s in r.steps]
-        usage = Usage()
-        for r in recs:
-            usage.add(r.usage)
-        failures = Counter(clean_name(s.score.failure) for s in steps
-                           if s.score and s.score.failure)
-        results.append({
-            "model": model, "mode": mode, "scoring": recs[0].run.scoring,
-            "protocol": recs[0].run.protocol, "tasks": len(done), "steps": len(steps),
-            "errors": [{"task": r.task.id, "error": r.error} for r in recs if r.status != "complete"],
-            "metrics": pool(steps),
-            "usage": {"model_calls": usage.model_calls, "tokens_in": usage.tokens_in,
-                      "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd,
-                      "model_seconds": round(usage.model_seconds, 3),
-                      "kernel_seconds": round(sum(r.kernel_seconds for r in recs), 3)},
-            "failures": dict(sorted(failures.items())),
-        })
-        if any(r.run.protocol == REPLAY_PROTOCOL for r in recs):
-            # replayed answers: how many sessions (task x sample) the file had nothing for
-            results[-1]["no_answer"] = sum(
-                1 for r in done if any(s.score and s.score.failure == NO_ANSWER for s in r.steps))
-        sampled = pass_at_k_table(recs)
-        if sampled:
-            results[-1].update(sessions=len(done), tasks=sampled["tasks"],
-                               samples=sampled["samples"], pass_at_k=sampled["pass_at_k"])
-            if sampled.get("skipped"):  # generations CRUXEval leaves out before counting
-                results[-1]["cruxeval_skipped"] = sampled["skipped"]
-    return {"schema_version": SUMMARY_SCHEMA_VERSION, "results": results}
-
-
 def make_executor(opts: RunOptions, fork_pool: ForkPool | None) -> Executor:
     """The executor `--executor` names (not yet entered)."""
     if opts.executor == "ray":
@@ -322,21 +225,6 @@ def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:
                               hint="name one with answers:FILE@NAME")
         seen[slug] = spec
     return names
-
-
-@contextlib.contextmanager
-def _run_lock(out: Path):
-    """One `cibench run` per run folder at a time (released by the OS even on SIGKILL)."""
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunDirError("another `cibench run` is using this folder", path=out,
-                              hint="wait for it, or use another --out") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 async def run_benchmark(opts: RunOptions) -> RunResult:
@@ -368,7 +256,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     out.mkdir(parents=True, exist_ok=True)
     started = False
     try:
-        with _run_lock(out):
+        with run_lock(out):
             async with contextlib.AsyncExitStack() as stack:
                 agents = []
                 for model in opts.models:  # entering an agent checks the model and its server
@@ -382,7 +270,10 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                 if opts.fast_path and any(getattr(a, "replays", False) for a in agents):
                     pool = await stack.enter_async_context(ForkPool(opts.jobs, opts.settings))
                 executor = await stack.enter_async_context(make_executor(opts, pool))
-                run_id = _check_manifest(out, opts, run_id)
+                run_id = check_manifest(
+                    out, run_id, {k: getattr(opts, k) for k in RESUME_KEYS}, opts.models,
+                    {"tasks": opts.paths, "protocol": opts.agent.protocol,
+                     "samples": opts.samples, "vis_judge": opts.vis_judge})
                 truths, invalid = await prepare_truth(tasks, opts.oracle_dir, opts.jobs,
                                                       pool=pool)
                 truth_hashes = {t: truth_sha256(opts.oracle_dir, t) for t in truths}
@@ -398,7 +289,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                         got = await _run_model(agent, name, tasks, truths, opts, out, run_id,
                                                executor, spec=model)
                     made.update((record_path(out, r), r) for r in got)
-            _record_truth_hashes(out, truth_hashes)
+            record_truth_hashes(out, truth_hashes)
             records = collect_sessions(out, known=made)
             summary = summarize(records)
             if invalid:
@@ -415,120 +306,3 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                      skipped=len(waiting))
 
 
-def _record_truth_hashes(out: Path, hashes: dict[str, str | None]) -> None:
-    """run.json `ground_truth`: the sha256 of each task's ground-truth file its sessions were
-    scored against; `cibench score` refuses ground truth that changed since."""
-    path = out / "run.json"
-    manifest = json.loads(path.read_text())
-    recorded = manifest.get("ground_truth")
-    recorded = dict(recorded) if isinstance(recorded, dict) else {}
-    recorded.update({k: v for k, v in hashes.items() if v})
-    atomic_write_json(path, {**manifest, "ground_truth": dict(sorted(recorded.items()))})
-
-
-def _is_session_file(path: Path) -> bool:
-    """Whether a file that failed to read as a session is (or was) one: anything that is not a
-    readable notebook without cibench run metadata (a truncated file counts as a session)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True
-    meta = data.get("metadata", {}) if isinstance(data, dict) else None
-    if not isinstance(meta, dict):
-        return True
-    cibench = meta.get("cibench")
-    return isinstance(cibench, dict) and "run" in cibench
-
-
-def _recorded_truth_hashes(out: Path) -> dict[str, str]:
-    path = out / "run.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"unreadable run manifest: {exc}", path=path) from exc
-    recorded = manifest.get("ground_truth") if isinstance(manifest, dict) else None
-    return {k: v for k, v in recorded.items() if isinstance(v, str)} \
-        if isinstance(recorded, dict) else {}
-
-
-def _checked_truth(record: SessionRecord, path: Path, oracle_dir: Path,
-                   recorded: dict[str, str]) -> GroundTruth:
-    """The ground truth to re-score a session against, refused (RunDirError naming the file)
-    when it is missing, for another task version, changed since the run scored it, or has
-    another number of steps than the notebook."""
-    task_id = record.task.id
-    truth = load_truth(oracle_dir, task_id)
-    if truth is None or truth.source_sha256 != record.task.sha256:
-        raise RunDirError(f"no ground truth for {task_id} matching the task "
-                          "version this session ran", path=oracle_dir,
-                          hint="pass --oracle-dir, or run `cibench validate` on the task")
-    now = truth_sha256(oracle_dir, task_id)
-    if task_id in recorded and now != recorded[task_id]:
-        raise RunDirError(f"ground truth changed since the run scored it (sha256 "
-                          f"{recorded[task_id][:12]}… in run.json, {str(now)[:12]}… now)",
-                          path=truth_path(oracle_dir, task_id),
-                          hint="restore the file the run used, or run the sessions again")
-    if len(record.steps) != len(truth.steps):
-        raise RunDirError(f"the notebook holds {len(record.steps)} steps, the task "
-                          f"{len(truth.steps)}: cells were removed or added", path=path,
-                          hint="re-run the session (delete the notebook, run again)")
-    return truth
-
-
-async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
-                  vis_judge: dict[str, Any] | None = None) -> RunResult:
-    """Recompute every score of a run folder from its notebooks and stored ground truth.
-
-    `vis_judge` (JudgeSettings.as_params()) adds or replaces the run's vision judge; without it
-    the judge recorded with each session (if any) is asked again, from its cache in the folder."""
-    out = Path(out)
-    if not out.is_dir():
-        raise RunDirError("no such run folder", path=out)
-    recorded = _recorded_truth_hashes(out)
-    # everything is read and checked before anything is rewritten: a refusal leaves the folder
-    # as it was (an unreadable notebook would otherwise silently drop out of summary.json)
-    loaded: list[tuple[Path, SessionRecord, GroundTruth | None]] = []
-    for path in session_paths(out):
-        try:
-            record = read_session(path)
-        except SchemaVersionError:
-            raise  # one line: re-run it
-        except RunDirError as exc:
-            if not _is_session_file(path):
-                log.warning("skipped: %s", exc)  # a task or scratch notebook, not a session
-                continue
-            raise RunDirError(f"a session notebook is unreadable ({exc.message}); re-scoring "
-                              "would drop it from summary.json", path=path,
-                              hint="restore the file, or delete it and run the same "
-                                   "`cibench run` again to redo that session") from exc
-        if scoring:
-            record.run.scoring = scoring
-        if vis_judge:
-            record.run.params["vis_judge"] = vis_judge
-        truth = _checked_truth(record, path, oracle_dir, recorded) \
-            if record.status == "complete" else None
-        loaded.append((path, record, truth))
-    records = []
-    for path, record, truth in loaded:
-        if truth is not None:
-            await rescore_record(record, truth, path, out)
-        records.append(record)
-    if not records:
-        raise RunDirError("no session notebooks found", path=out)
-    if scoring:
-        manifest = out / "run.json"
-        if manifest.is_file():
-            data = json.loads(manifest.read_text())
-            data["scoring"] = scoring
-            atomic_write_json(manifest, data)
-    summary = summarize(records)
-    previous = out / "summary.json"
-    if previous.is_file():  # keep what the run (or the last score) said
-        kept = out / "summary.previous.json"
-        os.replace(previous, kept)
-        log.warning("replaced %s; the previous summary is kept as %s", previous, kept)
-    atomic_write_json(out / "summary.json", summary)
-    return RunResult(out=out, summary=summary,
-                     errors=sum(1 for r in records if r.status != "complete"))

@@ -14,8 +14,9 @@ import pytest
 from cibench.agents.base import AgentOptions, register_agent
 from cibench.cli import main as cli_main
 from cibench.report import build_report, render_markdown
+from cibench.rescore import rescore
 from cibench.rundir import collect_sessions
-from cibench.runner import RunOptions, rescore, run_benchmark
+from cibench.runner import RunOptions, run_benchmark
 from cibench.task import Step
 from cibench.vis_judge import CACHE_FILE, parse_verdict
 

@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def score(args: argparse.Namespace) -> int:
-    from ..runner import rescore
+    from ..rescore import rescore
 
     result = await rescore(args.run_dir, args.oracle_dir, args.scoring, vis_judge_params(args))
     print_summary(result.summary, result.out)
