@@ -22,6 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 
+from .concurrency import usable_cores
 from .task import Task
 from .workspace import SessionSettings, Workspace, open_workspace
 
@@ -29,8 +30,12 @@ log = logging.getLogger(__name__)
 
 
 class KernelPool:
-    def __init__(self, settings: SessionSettings, timeout: float, spare: int):
+    def __init__(self, settings: SessionSettings, timeout: float, spare: int,
+                 starting: int | None = None):
         self.settings, self.timeout, self.spare = settings, timeout, max(0, spare)
+        # kernels starting at once: a start is ~0.5 s of CPU, so 64 sessions starting together
+        # on 2 cores would each take 30 s and risk the start's timeout; in turn, each is quick
+        self._start_slots = asyncio.Semaphore(starting or 2 * usable_cores())
         self._waiting: deque[Task] = deque()  # expected, not yet started
         self._started: dict[str, list[asyncio.Task[Workspace]]] = {}
         self._closed = False
@@ -55,8 +60,7 @@ class KernelPool:
     def _top_up(self) -> None:
         while not self._closed and self._waiting and self._spares() < self.spare:
             task = self._waiting.popleft()
-            started = asyncio.create_task(open_workspace(task, self.settings, self.timeout),
-                                          name=f"kernel for {task.id}")
+            started = asyncio.create_task(self._open(task), name=f"kernel for {task.id}")
             self._started.setdefault(task.id, []).append(started)
 
     async def take(self, task: Task) -> Workspace:
@@ -74,10 +78,13 @@ class KernelPool:
             opening = None
             self.misses += 1
         self._top_up()
-        workspace = await (opening if opening is not None
-                           else open_workspace(task, self.settings, self.timeout))
+        workspace = await (opening if opening is not None else self._open(task))
         workspace.closer = self._close_later
         return workspace
+
+    async def _open(self, task: Task) -> Workspace:
+        async with self._start_slots:
+            return await open_workspace(task, self.settings, self.timeout)
 
     def _close_later(self, workspace: Workspace) -> None:
         """Shut a session's workspace down in the background (now, not on the session's time);
