@@ -18,7 +18,7 @@ from typing import Any
 from .detached import run_detached
 from .kernel import KernelSession, OutputCaps
 from .records import Execution
-from .scoring.figure_data import COLLECT_CODE, parse_collected
+from .scoring.figure_data import COLLECT_CODE, MARKER, parse_collected
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,40 @@ HELPER_CAPS = OutputCaps(text_chars=20_000_000, images=0, outputs=10)
 HELPER_TIMEOUT = 30.0
 
 
+#: evaluated by the kernel right after a cell (KernelSession.execute `expressions`): the same
+#: summaries COLLECT_CODE prints, as one string, without a cell (and a round trip) of its own
+FIGURES = {"figures": "(lambda m: m.collect() if m is not None else '[]')"
+                      "(__import__('sys').modules.get('_cibench_figdata'))"}
+CUT_WARNING = "figure data cut at %d characters: the figure-data score falls back to SSIM"
+
+
 async def collect_figures(kernel: KernelSession) -> list[dict[str, Any]]:
     """The data plotted in the figures the last cell produced (see scoring/figure_data.py)."""
     out = await kernel.execute(COLLECT_CODE, timeout=HELPER_TIMEOUT, store_history=False,
                                caps=HELPER_CAPS)
     if out.truncated:
-        log.warning("figure data cut at %d characters: the figure-data score falls back to SSIM",
-                    HELPER_CAPS.text_chars)
+        log.warning(CUT_WARNING, HELPER_CAPS.text_chars)
     return parse_collected(out.stdout())
+
+
+async def figures_after(kernel: KernelSession) -> list[dict[str, Any]]:
+    """The figure data of the cell `kernel` just ran with `expressions=FIGURES`: read from its
+    reply when the cell ran to the end, else (an error, a restart, no reply) by a collect
+    cell, as `collect_figures`. Same data either way; the reply saves a round trip per step."""
+    found = kernel.last_expressions.get("figures")
+    text = found.get("data", {}).get("text/plain") if isinstance(found, dict) \
+        and found.get("status") == "ok" and isinstance(found.get("data"), dict) else None
+    if isinstance(text, str) and text[:1] in ("'", '"'):  # the repr of one string, nothing else
+        if len(text) > HELPER_CAPS.text_chars:
+            log.warning(CUT_WARNING, HELPER_CAPS.text_chars)
+            return []
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, str):
+            return parse_collected(MARKER + value)
+    return await collect_figures(kernel)
 
 
 #: builtins through which code reads the namespace it runs in

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import GroundTruthError, RunDirError
-from .execute import collect_figures, run_check
+from .execute import FIGURES, figures_after, run_check
 from .fsutil import atomic_write_json, make_scratch, remove_tree
 from .kernel import SEEDING, KernelLimits, KernelSession, startup_code
 from .kernel_check import kernel_fingerprint
@@ -122,11 +122,11 @@ async def build_truth(task: Task, *, limits: KernelLimits | None = None,
                                            path=task.path)
             for step in task.steps:
                 await kernel.reseed(step.index)
-                result = await kernel.execute(step.reference)
+                result = await kernel.execute(step.reference, expressions=FIGURES)
                 if not result.ok:
                     raise GroundTruthError(f"reference code fails: {_describe(result)}",
                                            path=task.path, cell=step.cell, step=step.index)
-                figures = await collect_figures(kernel)
+                figures = await figures_after(kernel)
                 missing = _missing_output(step.type, result)
                 if missing:
                     raise GroundTruthError(missing, path=task.path, cell=step.cell,

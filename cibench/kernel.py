@@ -99,6 +99,7 @@ class KernelSession:
     _watch: TreeWatch | None = field(default=None, init=False, repr=False)
     _seed: int | None = field(default=None, init=False, repr=False)  # sent before the next cell
     _seed_msg: str | None = field(default=None, init=False, repr=False)
+    last_expressions: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     async def __aenter__(self) -> KernelSession:
         await self.start()
@@ -285,19 +286,24 @@ class KernelSession:
                 log.debug("interrupt: %s", exc)
 
     async def execute(self, code: str, *, timeout: float | None = None,
-                      store_history: bool = True, caps: OutputCaps | None = None) -> Execution:
+                      store_history: bool = True, caps: OutputCaps | None = None,
+                      expressions: dict[str, str] | None = None) -> Execution:
         """Run code; never raises for what the code does (errors, hangs, death are recorded).
 
         `caps` overrides the session's output caps on the host side (cibench's own helper
-        cells, run with store_history=False, are not capped in the kernel either)."""
+        cells, run with store_history=False, are not capped in the kernel either).
+        `expressions` (name -> Python expression) are evaluated by the kernel right after a
+        cell that ran to the end, and come back in its execute_reply: `last_expressions`
+        holds their raw results (IPython's user_expressions), else {}."""
         if self._kc is None:
             raise KernelError("kernel is not running")
         timeout = self.timeout if timeout is None else timeout
         kc = self._kc
         started = time.monotonic()
+        self.last_expressions = {}
         self._send_seed(kc)
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
-                            stop_on_error=False)
+                            stop_on_error=False, user_expressions=expressions or {})
         collector = Collector(caps or self.caps, msg_id)
         idle = False
         deadline = started + timeout
@@ -375,6 +381,9 @@ class KernelSession:
         replies = await self._replies_until_barrier(kc, msg_id)
         failed = [r for r in replies if r.get("status") != "ok"]
         if replies and not failed:
+            # the kernel's own reply is the last before the barrier (a forged one comes earlier)
+            found = replies[-1].get("user_expressions")
+            self.last_expressions = found if isinstance(found, dict) else {}
             return status
         if status == "error" and collector.outputs and any(
                 o["output_type"] == "error" for o in collector.outputs):

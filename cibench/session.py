@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 
 from .agents.base import Agent
 from .errors import AgentError, CibenchError
-from .execute import collect_figures, run_check
+from .execute import FIGURES, figures_after, run_check
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
 from .kernel import KernelSession
 from .records import (
@@ -94,9 +94,10 @@ class _Replayer:
         # code that rebuilds the kernel state after a restart, with the seed to set before it
         self.replay: list[tuple[int | None, str]] = [(None, code) for code in task.setup]
 
-    async def execute(self, code: str, *, timeout: float | None = None) -> Execution:
+    async def execute(self, code: str, *, timeout: float | None = None,
+                      expressions: dict[str, str] | None = None) -> Execution:
         restarts = self.kernel.restarts
-        result = await self.kernel.execute(code, timeout=timeout)
+        result = await self.kernel.execute(code, timeout=timeout, expressions=expressions)
         if self.kernel.restarts != restarts:
             await self.rebuild(result)
         return result
@@ -117,9 +118,6 @@ class _Replayer:
                         + (f", {failed} failed" if failed else "") + ")")
         log.info("%s: kernel state rebuilt from %d cells", self.task.id, len(self.replay))
         return redone
-
-    async def collect_figures(self) -> list[dict]:
-        return await collect_figures(self.kernel)
 
     async def run_step(self, step: Step) -> StepRecord:
         record = StepRecord(index=step.index, type=step.type, instruction=step.instruction,
@@ -158,9 +156,9 @@ class _Replayer:
                     break  # the step fails as `tampering` whatever comes next
                 continue
             await self.kernel.reseed(step.index)
-            attempt.execution = await self.execute(reply.code)
+            attempt.execution = await self.execute(reply.code, expressions=FIGURES)
             # the step's figure data is that of its last attempt that ran, like its outputs
-            record.figure_data = await self.collect_figures() or None
+            record.figure_data = await figures_after(self.kernel) or None
             self.history.append(Turn(role="tool", execution=attempt.execution,
                                      tool_call_id=reply.tool_call_id, step=step.index))
             if attempt.execution.ok:
@@ -178,7 +176,8 @@ class _Replayer:
         if self.config.mode == "oracle":
             self.replay.append((step.index, step.reference))
             await self.kernel.reseed(step.index)
-            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT)
+            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT,
+                                                      expressions=FIGURES)
             if record.reference_run.status == "error":
                 # the model's code broke what the reference needs: start over from references
                 first = record.reference_run
@@ -186,7 +185,7 @@ class _Replayer:
                 record.reference_run = (await self.rebuild(first))[-1]
                 record.reference_run.note = (f"first run failed ({first.error_name}) on the "
                                              f"model's state; {first.note.lstrip('; ')}")
-            await self.collect_figures()
+            await figures_after(self.kernel)  # cleared: the next step's are its own
             del self.history[start + 1:]
             self.history.append(Turn(role="assistant", text=f"```python\n{step.reference}\n```",
                                      code=step.reference, step=step.index,
