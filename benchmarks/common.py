@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:  # the worktree's cibench and tests/openai_server.
 
 from tests.openai_server import ScriptedServer  # noqa: E402
 
-SECTIONS = ["overhead", "throughput", "memory", "ray"]  # their order in RESULTS.md
+SECTIONS = ["overhead", "profile", "throughput", "memory", "ray"]  # their order in RESULTS.md
 SECTION_RE = re.compile(r"(?:\n*)(<!-- begin (\w+) -->.*?<!-- end \2 -->)", re.S)
 RESULTS_HEAD = """# cibench benchmarks: results
 
