@@ -305,7 +305,16 @@ class KernelSession:
         msg_id = kc.execute(code, store_history=store_history, allow_stdin=False,
                             stop_on_error=False, user_expressions=expressions or {})
         collector = Collector(caps or self.caps, msg_id)
-        idle = False
+        idle, status, note = await self._follow(kc, collector, started, timeout)
+        if idle and status in ("ok", "error"):
+            status = await self._check_reply(kc, msg_id, status, collector)
+        return self._execution(collector, status, note, started)
+
+    async def _follow(self, kc: Any, collector: Collector, started: float,
+                      timeout: float) -> tuple[bool, ExecStatus, str]:
+        """Read the cell's iopub messages until it goes idle (True), or it outlives `timeout`
+        (interrupted; restarted if the interrupt goes unanswered), or the kernel dies
+        (restarted). Returns (idle, status, note)."""
         deadline = started + timeout
         grace = min(self.interrupt_grace, max(1.0, timeout))
         status: ExecStatus = "ok"
@@ -322,38 +331,40 @@ class KernelSession:
                 if self._starting:
                     raise KernelError(f"the kernel's startup code ran past {timeout:g} s",
                                       hint="is --memory-limit too low?")
-                note = (f"no answer {grace:g} s after the interrupt at {timeout:g} s; "
-                        "the kernel was restarted and its state was lost")
                 await self.restart()
-                break
+                return False, status, (f"no answer {grace:g} s after the interrupt at "
+                                       f"{timeout:g} s; the kernel was restarted and its state "
+                                       "was lost")
             wait = max(0.05, min(1.0, (deadline if interrupted_at is None
                                         else interrupted_at + grace) - now))
             try:
                 msg = await kc.get_iopub_msg(timeout=wait)
             except queue.Empty:
                 if not await self.is_alive():
-                    reason = await self._exit_reason()
-                    if self._starting:
-                        raise KernelError("the kernel died while starting"
-                                          f"{f' ({reason})' if reason else ''}",
-                                          hint="is --memory-limit too low?") from None
-                    status = "died"
-                    tree = self._watch.take() if self._watch is not None else ""
-                    reason = "; ".join(r for r in (reason, tree) if r)
-                    note = (f"the kernel died{f' ({reason})' if reason else ''}; it was "
-                            "restarted and its state was lost")
-                    log.info("kernel died (%s); restarting", reason or "unknown cause")
-                    await self.restart()
-                    break
+                    return False, "died", await self._died()
                 continue
             event = collector.handle(msg)
             if event == "idle":
-                idle = True
-                break
+                return True, status, note
             if event == "error" and status == "ok":
                 status = "error"
-        if idle and status in ("ok", "error"):
-            status = await self._check_reply(kc, msg_id, status, collector)
+
+    async def _died(self) -> str:
+        """The note of a cell whose kernel died under it; the kernel is restarted."""
+        reason = await self._exit_reason()
+        if self._starting:
+            raise KernelError(f"the kernel died while starting{f' ({reason})' if reason else ''}",
+                              hint="is --memory-limit too low?") from None
+        tree = self._watch.take() if self._watch is not None else ""
+        reason = "; ".join(r for r in (reason, tree) if r)
+        log.info("kernel died (%s); restarting", reason or "unknown cause")
+        await self.restart()
+        return (f"the kernel died{f' ({reason})' if reason else ''}; it was restarted and its "
+                "state was lost")
+
+    @staticmethod
+    def _execution(collector: Collector, status: ExecStatus, note: str,
+                   started: float) -> Execution:
         outputs, truncated = collector.finish()
         if status == "timeout" and not any(o["output_type"] == "error" for o in outputs):
             outputs.append({"output_type": "error", "ename": "TimeoutError",

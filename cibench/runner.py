@@ -227,17 +227,14 @@ def _model_names(specs: list[str], agents: list[Agent]) -> list[str]:
     return names
 
 
-async def run_benchmark(opts: RunOptions) -> RunResult:
-    """Run every (model, task) session into the run folder and write summary.json.
-
-    Everything that can be refused (tasks, missing data files, sandbox flags, models, API
-    server) is checked before the first session starts; when that fails in a folder this call
-    created, the folder is removed again, so bad input leaves nothing half-written."""
+def _checked_options(opts: RunOptions) -> RunOptions:
+    """The options with --jobs chosen when not given and the run's key variables scrubbed from
+    kernels; refuses (one line) what cannot run: Ray missing, the embedded model on Ray, a
+    sandbox this machine lacks."""
     if opts.jobs < 1:
         jobs, why = default_jobs(opts.models)
         log.info("--jobs %d (%s)", jobs, why)
         opts = dataclasses.replace(opts, jobs=jobs)
-    tasks, waiting = preflight_tasks(load_tasks(opts.paths))
     if opts.executor == "ray":  # Ray missing, the embedded model: refused before any starts
         from .ray_executor import check_models
         check_models(opts.models)
@@ -249,6 +246,42 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
         opts = dataclasses.replace(opts, settings=dataclasses.replace(
             opts.settings, secret_env=tuple(dict.fromkeys(
                 (*opts.settings.secret_env, *secrets)))))
+    return opts
+
+
+async def _enter_agents(stack: contextlib.AsyncExitStack, opts: RunOptions,
+                        out: Path) -> list[Agent]:
+    """Every --model's agent, entered (which checks the model and its server), each with its
+    response cache in its folder of the run."""
+    agents = []
+    for model in opts.models:
+        agent_options = dataclasses.replace(
+            opts.agent, cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
+        agents.append(await stack.enter_async_context(make_agent(model, agent_options)))
+    return agents
+
+
+def _write_summary(out: Path, made: dict[Path, SessionRecord], invalid: dict[str, str],
+                   waiting: dict[str, str]) -> tuple[dict[str, Any], list[SessionRecord]]:
+    """summary.json over every session in the folder (this run's and earlier runs' ones)."""
+    records = collect_sessions(out, known=made)
+    summary = summarize(records)
+    if invalid:
+        summary["invalid_tasks"] = [{"task": k, "error": v} for k, v in invalid.items()]
+    if waiting:
+        summary["skipped_tasks"] = [{"task": k, "reason": v} for k, v in waiting.items()]
+    atomic_write_json(out / "summary.json", summary)
+    return summary, records
+
+
+async def run_benchmark(opts: RunOptions) -> RunResult:
+    """Run every (model, task) session into the run folder and write summary.json.
+
+    Everything that can be refused (tasks, missing data files, sandbox flags, models, API
+    server) is checked before the first session starts; when that fails in a folder this call
+    created, the folder is removed again, so bad input leaves nothing half-written."""
+    tasks, waiting = preflight_tasks(load_tasks(opts.paths))
+    opts = _checked_options(opts)
     run_id = opts.run_id or new_run_id()
     out = check_folder_arg(opts.out if opts.out else Path("sessions") / run_id, "--out")
     check_folder_arg(opts.oracle_dir, "--oracle-dir")
@@ -258,13 +291,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     try:
         with run_lock(out):
             async with contextlib.AsyncExitStack() as stack:
-                agents = []
-                for model in opts.models:  # entering an agent checks the model and its server
-                    agent_options = dataclasses.replace(
-                        opts.agent,
-                        cache_dir=str(out / model_slug(model)) if opts.agent.cache else None)
-                    agents.append(await stack.enter_async_context(
-                        make_agent(model, agent_options)))
+                agents = await _enter_agents(stack, opts, out)
                 names = _model_names(opts.models, agents)
                 pool = None
                 if opts.fast_path and any(getattr(a, "replays", False) for a in agents):
@@ -290,13 +317,7 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
                                                executor, spec=model)
                     made.update((record_path(out, r), r) for r in got)
             record_truth_hashes(out, truth_hashes)
-            records = collect_sessions(out, known=made)
-            summary = summarize(records)
-            if invalid:
-                summary["invalid_tasks"] = [{"task": k, "error": v} for k, v in invalid.items()]
-            if waiting:
-                summary["skipped_tasks"] = [{"task": k, "reason": v} for k, v in waiting.items()]
-            atomic_write_json(out / "summary.json", summary)
+            summary, records = _write_summary(out, made, invalid, waiting)
     except CibenchError:
         if created and not started:
             shutil.rmtree(out, ignore_errors=True)
@@ -304,5 +325,3 @@ async def run_benchmark(opts: RunOptions) -> RunResult:
     errors = sum(1 for r in records if r.status != "complete")
     return RunResult(out=out, summary=summary, errors=errors, invalid=len(invalid),
                      skipped=len(waiting))
-
-

@@ -125,45 +125,7 @@ class _Replayer:
         start = len(self.history)
         self.history.append(Turn(role="user", text=step.instruction, step=step.index))
         for number in range(1, self.config.attempts + 1):
-            reply, too_long = cap_reply(await self.agent.reply(self.task, step,
-                                                               list(self.history)))
-            attempt = Attempt(index=number, reply=reply)
-            record.attempts.append(attempt)
-            self.history.append(Turn(role="assistant", text=reply.text, code=reply.code,
-                                     tool_call_id=reply.tool_call_id, step=step.index))
-            if reply.code is None and reply.format_error:
-                # the `cibench` protocol: the reply is neither a tool call nor a final answer;
-                # lagent sends a format error back and the step goes on (one turn used)
-                self.history.append(Turn(role="tool", text=reply.format_error, step=step.index))
-                continue
-            if reply.code is None:
-                break  # a reply without code ends the step without a tool call
-            if not reply.code:  # the `cibench` protocol: an action with empty input
-                attempt.execution = refused_execution(EMPTY_CODE, CIBENCH_EMPTY_CODE)
-                self.history.append(Turn(role="tool", execution=attempt.execution,
-                                         tool_call_id=reply.tool_call_id, step=step.index))
-                continue
-            attempt.tampering = [] if too_long else [str(f) for f in scan(reply.code)]
-            if attempt.tampering or too_long:
-                why = too_long or ("tampering suspected: it changes IPython/kernel internals ("
-                                   + describe(scan(reply.code)) + ")")
-                attempt.execution = refused_execution(CODE_TOO_LONG if too_long
-                                                      else TAMPERING, why)
-                log.warning("%s step %d attempt %d: %s", self.task.id, step.index, number, why)
-                self.history.append(Turn(role="tool", execution=attempt.execution,
-                                         tool_call_id=reply.tool_call_id, step=step.index))
-                if attempt.tampering:
-                    break  # the step fails as `tampering` whatever comes next
-                continue
-            await self.kernel.reseed(step.index)
-            attempt.execution = await self.execute(reply.code, expressions=FIGURES)
-            # the step's figure data is that of its last attempt that ran, like its outputs
-            record.figure_data = await figures_after(self.kernel) or None
-            self.history.append(Turn(role="tool", execution=attempt.execution,
-                                     tool_call_id=reply.tool_call_id, step=step.index))
-            if attempt.execution.ok:
-                if self.config.mode == "e2e":
-                    self.replay.append((step.index, reply.code))
+            if await self._attempt(step, record, number):
                 break
         else:
             record.gave_up = True
@@ -174,25 +136,68 @@ class _Replayer:
             record.check_code = "\n\n".join(step.checks)
             record.check = await run_check(self.kernel, record.check_code, self.execute)
         if self.config.mode == "oracle":
-            self.replay.append((step.index, step.reference))
-            await self.kernel.reseed(step.index)
-            record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT,
-                                                      expressions=FIGURES)
-            if record.reference_run.status == "error":
-                # the model's code broke what the reference needs: start over from references
-                first = record.reference_run
-                await self.kernel.restart()
-                record.reference_run = (await self.rebuild(first))[-1]
-                record.reference_run.note = (f"first run failed ({first.error_name}) on the "
-                                             f"model's state; {first.note.lstrip('; ')}")
-            await figures_after(self.kernel)  # cleared: the next step's are its own
-            del self.history[start + 1:]
-            self.history.append(Turn(role="assistant", text=f"```python\n{step.reference}\n```",
-                                     code=step.reference, step=step.index,
-                                     tool_call_id=f"ref-{step.index}"))
-            self.history.append(Turn(role="tool", execution=record.reference_run,
-                                     step=step.index, tool_call_id=f"ref-{step.index}"))
+            await self._reference(step, record, start)
         return record
+
+    async def _attempt(self, step: Step, record: StepRecord, number: int) -> bool:
+        """One attempt at the step: the agent's reply and, when it holds code that may run, its
+        execution. True when the step ends here (code that ran without error, a reply without
+        code, tampering); False when it goes on to the next attempt."""
+        reply, too_long = cap_reply(await self.agent.reply(self.task, step, list(self.history)))
+        attempt = Attempt(index=number, reply=reply)
+        record.attempts.append(attempt)
+        self.history.append(Turn(role="assistant", text=reply.text, code=reply.code,
+                                 tool_call_id=reply.tool_call_id, step=step.index))
+        if reply.code is None and reply.format_error:
+            # the `cibench` protocol: the reply is neither a tool call nor a final answer;
+            # lagent sends a format error back and the step goes on (one turn used)
+            self.history.append(Turn(role="tool", text=reply.format_error, step=step.index))
+            return False
+        if reply.code is None:
+            return True  # a reply without code ends the step without a tool call
+        if not reply.code:  # the `cibench` protocol: an action with empty input
+            attempt.execution = refused_execution(EMPTY_CODE, CIBENCH_EMPTY_CODE)
+        else:
+            attempt.tampering = [] if too_long else [str(f) for f in scan(reply.code)]
+        if attempt.tampering or too_long:
+            why = too_long or ("tampering suspected: it changes IPython/kernel internals ("
+                               + describe(scan(reply.code)) + ")")
+            attempt.execution = refused_execution(CODE_TOO_LONG if too_long else TAMPERING, why)
+            log.warning("%s step %d attempt %d: %s", self.task.id, step.index, number, why)
+        if attempt.execution is None:
+            await self.kernel.reseed(step.index)
+            attempt.execution = await self.execute(reply.code, expressions=FIGURES)
+            # the step's figure data is that of its last attempt that ran, like its outputs
+            record.figure_data = await figures_after(self.kernel) or None
+            if attempt.execution.ok and self.config.mode == "e2e":
+                self.replay.append((step.index, reply.code))
+        self.history.append(Turn(role="tool", execution=attempt.execution,
+                                 tool_call_id=reply.tool_call_id, step=step.index))
+        # tampering fails the step whatever comes next
+        return bool(attempt.tampering) or (attempt.execution.ok and not too_long
+                                            and bool(reply.code))
+
+    async def _reference(self, step: Step, record: StepRecord, start: int) -> None:
+        """Oracle mode: the reference runs after the model's attempts and replaces them in the
+        history, so the next step starts from the reference state."""
+        self.replay.append((step.index, step.reference))
+        await self.kernel.reseed(step.index)
+        record.reference_run = await self.execute(step.reference, timeout=REFERENCE_TIMEOUT,
+                                                  expressions=FIGURES)
+        if record.reference_run.status == "error":
+            # the model's code broke what the reference needs: start over from references
+            first = record.reference_run
+            await self.kernel.restart()
+            record.reference_run = (await self.rebuild(first))[-1]
+            record.reference_run.note = (f"first run failed ({first.error_name}) on the "
+                                         f"model's state; {first.note.lstrip('; ')}")
+        await figures_after(self.kernel)  # cleared: the next step's are its own
+        del self.history[start + 1:]
+        self.history.append(Turn(role="assistant", text=f"```python\n{step.reference}\n```",
+                                 code=step.reference, step=step.index,
+                                 tool_call_id=f"ref-{step.index}"))
+        self.history.append(Turn(role="tool", execution=record.reference_run,
+                                 step=step.index, tool_call_id=f"ref-{step.index}"))
 
 
 def score_session(record: SessionRecord, truth: GroundTruth) -> None:
