@@ -29,7 +29,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .collector import ANSI_RE, DROPPED_MIME, Collector, OutputCaps, clean_name
 from .errors import KernelError
-from .kernel_env import assets_prelude, kernel_python
+from .kernel_code import GUARD_CODE, KERNEL_NAME, RESEED_CODE, SEEDING, startup_code
+from .kernel_env import kernel_python
 from .limits import KernelLimits, scrubbed_environment
 from .records import ExecStatus, Execution
 from .resources import kernels_dir
@@ -38,22 +39,10 @@ from .treewatch import TreeWatch
 
 log = logging.getLogger(__name__)
 
-KERNEL_NAME = "cibench-python"
-#: Python that runs inside the kernel, kept as real files and read as text (never imported here)
-KERNEL_SIDE = Path(__file__).resolve().parent / "kernel_side"
 INTERRUPT_GRACE = 5.0
 REPLY_WAIT = 10.0  # s to wait for the shell channel's execute_reply after the cell went idle
-__all__ = ["DROPPED_MIME", "KernelLimits", "KernelSession", "OutputCaps", "scrubbed_environment"]
-
-
-# Installed in every kernel after the startup code. Caps what a cell can publish *inside the
-# kernel*, so a flood (50 MB printed, 100k display() calls, 2000 figures) costs the kernel and
-# the iopub channel no more than the caps: past them, stream writes are dropped with a counter,
-# and figures/displays are dropped before they are rendered. Only cells run with
-# store_history=True (the model's code, checks, references) are capped; cibench's own helper
-# cells are not. What was dropped is reported after the cell as one display_data of mimetype
-# DROPPED_MIME, which the host folds into its own truncation marker.
-GUARD_CODE = (KERNEL_SIDE / "guard.py").read_text(encoding="utf-8")
+__all__ = ["DROPPED_MIME", "SEEDING", "KernelLimits", "KernelSession", "OutputCaps",
+           "scrubbed_environment", "startup_code"]
 
 
 class _Manager(AsyncKernelManager):
@@ -451,19 +440,3 @@ class KernelSession:
         self._seed_msg = kc.execute(RESEED_CODE.format(seed=self._seed), silent=True,
                                     store_history=False, allow_stdin=False, stop_on_error=False)
         self._seed = None
-
-
-RESEED_CODE = (KERNEL_SIDE / "reseed.py").read_text(encoding="utf-8")
-SEEDING = "per-step-v1"  # part of the ground-truth fingerprint: changing it makes truth stale
-
-
-def startup_code() -> str:
-    """The code every session kernel runs first: kernels/cibench-python/startup.py + figure hook."""
-    parts = [assets_prelude() + (kernels_dir() / KERNEL_NAME / "startup.py").read_text()]
-    try:
-        from .scoring.figure_data import KERNEL_HOOK_CODE
-        parts.append(KERNEL_HOOK_CODE)
-    except ImportError:  # pragma: no cover - the scoring package always ships it
-        log.warning("figure-data hook unavailable")
-    return "\n\n".join(parts)
-

@@ -194,9 +194,8 @@ class RunParams(BaseModel):
 
     Written exactly as the free-form dict it replaces (same JSON, so no new schema version):
     model parameters at the top level, and only the keys that were given or read (a session
-    without samples has no `sample` key, one made with `RunConfig()` alone has `{}`). Item access
-    (`params["sample"]`, `params.get(...)`, `params["vis_judge"] = {...}`) is the old dict's
-    interface, kept for code written against it; new code reads attributes."""
+    without samples has no `sample` key, one made with `RunConfig()` alone has `{}`). Read it by
+    attribute; extra model parameters are in `model_args`."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
@@ -219,20 +218,6 @@ class RunParams(BaseModel):
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items()
                 if k in self.model_fields_set or k in (self.model_extra or {})}
-
-    def __getitem__(self, key: str) -> Any:
-        if key in type(self).model_fields and key in self.model_fields_set:
-            return getattr(self, key)
-        return (self.model_extra or {})[key]  # KeyError, as the dict, for what was never given
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        setattr(self, key, value)
 
 
 class RunConfig(BaseModel):

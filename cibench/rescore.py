@@ -15,7 +15,7 @@ from .fsutil import atomic_write_json
 from .groundtruth import GroundTruth, load_truth, truth_path, truth_sha256
 from .notebook import read_session
 from .pipeline import rescore_record
-from .records import SessionRecord
+from .records import SessionRecord, VisJudgeParams
 from .run_manifest import recorded_truth_hashes
 from .rundir import session_paths
 from .summary import RunResult, summarize
@@ -90,7 +90,7 @@ async def rescore(out: Path, oracle_dir: Path, scoring: str | None = None,
         if scoring:
             record.run.scoring = scoring
         if vis_judge:
-            record.run.params["vis_judge"] = vis_judge
+            record.run.params.vis_judge = VisJudgeParams.model_validate(vis_judge)
         truth = _checked_truth(record, path, oracle_dir, recorded) \
             if record.status == "complete" else None
         loaded.append((path, record, truth))
