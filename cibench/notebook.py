@@ -229,74 +229,96 @@ def render_session(record: SessionRecord, expected: dict[int, Execution] | None 
         nb.cells.append(new_markdown_cell(
             f"## Step {step.index} of {n} · `{step.type}`\n\n{_quote(step.instruction)}",
             metadata={"tags": ["cibench-turn"], "cibench": step_meta}))
-        for attempt in step.attempts:
-            reply = attempt.reply.model_dump(mode="json")
-            if not reply.get("no_answer"):
-                reply.pop("no_answer", None)  # only replayed answer files set it
-            if reply.get("format_error") is None:
-                reply.pop("format_error", None)  # only the `cibench` protocol sets it
-            label = _attempt_label(step, attempt, record.run.attempts)
-            prose = _prose(attempt.reply)
-            if attempt.execution is None and not prose:
-                prose = "*(empty reply)*"
-            meta: dict[str, Any] = {"step": step.index, "attempt": attempt.index}
-            if attempt.execution is None:
-                meta["reply"] = reply
-            nb.cells.append(new_markdown_cell(f"{label}\n\n{prose}".strip(), metadata={
-                "tags": ["cibench-model-text"], "cibench": meta}))
-            if attempt.execution is not None:
-                count += 1
-                ex = attempt.execution
-                tags = ["cibench-attempt"]
-                if not ex.ok:
-                    tags += ["cibench-failed-attempt", "raises-exception"]
-                meta = {"step": step.index, "attempt": attempt.index, "reply": reply,
-                        "execution": ex.model_dump(mode="json", exclude={"outputs"})}
-                if attempt.tampering:
-                    meta["tampering"] = attempt.tampering
-                    tags.append("cibench-tampering")
-                nb.cells.append(_code_cell(attempt.reply.code or "", ex, count, tags, meta))
+        count = _append_attempts(nb.cells, step, record.run.attempts, count)
         if step.gave_up:
             nb.cells.append(new_markdown_cell(
                 f"*Gave up after {len(step.attempts)} failed attempts.*",
                 metadata={"tags": ["cibench-note"]}))
-        if step.check is not None:
-            count += 1
-            nb.cells.append(new_markdown_cell("#### Hidden check (run after the step, not shown "
-                                              "to the model)",
-                                              metadata={"tags": ["cibench-label"]}))
-            meta = {"step": step.index, "execution": step.check.model_dump(mode="json",
-                                                                           exclude={"outputs"})}
-            tags = ["cibench-check"] + ([] if step.check.ok else ["raises-exception"])
-            nb.cells.append(_code_cell(step.check_code, step.check, count,
-                                       tags, meta))
+        count = _append_check(nb.cells, step, count)
         nb.cells.append(new_markdown_cell(_score_line(step), metadata={
             "tags": ["cibench-score"],
             "cibench": {"step": step.index,
                         "score": step.score.model_dump(mode="json") if step.score else None}}))
-        ref_outputs = step.reference_run if step.reference_run is not None \
-            else expected.get(step.index)
-        label = ("Reference solution (run in the kernel after the step, oracle mode)"
-                 if step.reference_run is not None else
-                 "Reference solution and the output it gave when ground truth was built "
-                 "(not run in this session)")
-        nb.cells.append(new_markdown_cell(f"#### {label}",
-                                          metadata={"tags": ["cibench-label"]}))
-        meta = {"step": step.index, "reference_run": step.reference_run is not None}
-        if step.reference_run is not None:
-            meta["execution"] = step.reference_run.model_dump(mode="json", exclude={"outputs"})
-        if step.reference_run is not None:
-            count += 1  # run in this session's kernel, after the step
-        cell = _code_cell(step.reference, ref_outputs,
-                          count if step.reference_run is not None else step.index,
-                          ["cibench-reference"], meta)
-        cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
-        cell.metadata["collapsed"] = True
-        nb.cells.append(cell)
+        count = _append_reference(nb.cells, step, expected.get(step.index), count)
     for number, cell in enumerate(nb.cells):
         cell.id = f"cibench-{number:03d}"  # stable ids: two renderings of a record diff cleanly
     nbformat.validate(nb)
     return nb
+
+
+def _append_attempts(cells: list[Any], step: StepRecord, attempts_allowed: int,
+                     count: int) -> int:
+    """Append each attempt's prose cell and, when it ran code, its code cell with the real
+    outputs; returns the execution count after them."""
+    for attempt in step.attempts:
+        reply = attempt.reply.model_dump(mode="json")
+        if not reply.get("no_answer"):
+            reply.pop("no_answer", None)  # only replayed answer files set it
+        if reply.get("format_error") is None:
+            reply.pop("format_error", None)  # only the `cibench` protocol sets it
+        label = _attempt_label(step, attempt, attempts_allowed)
+        prose = _prose(attempt.reply)
+        if attempt.execution is None and not prose:
+            prose = "*(empty reply)*"
+        meta: dict[str, Any] = {"step": step.index, "attempt": attempt.index}
+        if attempt.execution is None:
+            meta["reply"] = reply
+        cells.append(new_markdown_cell(f"{label}\n\n{prose}".strip(), metadata={
+            "tags": ["cibench-model-text"], "cibench": meta}))
+        if attempt.execution is not None:
+            count += 1
+            ex = attempt.execution
+            tags = ["cibench-attempt"]
+            if not ex.ok:
+                tags += ["cibench-failed-attempt", "raises-exception"]
+            meta = {"step": step.index, "attempt": attempt.index, "reply": reply,
+                    "execution": ex.model_dump(mode="json", exclude={"outputs"})}
+            if attempt.tampering:
+                meta["tampering"] = attempt.tampering
+                tags.append("cibench-tampering")
+            cells.append(_code_cell(attempt.reply.code or "", ex, count, tags, meta))
+    return count
+
+
+def _append_check(cells: list[Any], step: StepRecord, count: int) -> int:
+    """Append the step's hidden check, if it has one; returns the execution count after it."""
+    if step.check is not None:
+        count += 1
+        cells.append(new_markdown_cell("#### Hidden check (run after the step, not shown "
+                                       "to the model)",
+                                       metadata={"tags": ["cibench-label"]}))
+        meta = {"step": step.index, "execution": step.check.model_dump(mode="json",
+                                                                       exclude={"outputs"})}
+        tags = ["cibench-check"] + ([] if step.check.ok else ["raises-exception"])
+        cells.append(_code_cell(step.check_code, step.check, count,
+                                tags, meta))
+    return count
+
+
+def _append_reference(cells: list[Any], step: StepRecord, expected: Execution | None,
+                      count: int) -> int:
+    """Append the collapsed reference solution with the outputs it gave: run in this session
+    (oracle mode) or, from `expected`, when ground truth was built; returns the execution
+    count after it."""
+    ref_outputs = step.reference_run if step.reference_run is not None else expected
+    label = ("Reference solution (run in the kernel after the step, oracle mode)"
+             if step.reference_run is not None else
+             "Reference solution and the output it gave when ground truth was built "
+             "(not run in this session)")
+    cells.append(new_markdown_cell(f"#### {label}",
+                                   metadata={"tags": ["cibench-label"]}))
+    meta: dict[str, Any] = {"step": step.index, "reference_run": step.reference_run is not None}
+    if step.reference_run is not None:
+        meta["execution"] = step.reference_run.model_dump(mode="json", exclude={"outputs"})
+    if step.reference_run is not None:
+        count += 1  # run in this session's kernel, after the step
+    cell = _code_cell(step.reference, ref_outputs,
+                      count if step.reference_run is not None else step.index,
+                      ["cibench-reference"], meta)
+    cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+    cell.metadata["collapsed"] = True
+    cells.append(cell)
+    return count
 
 
 def _code_cell(source: str, execution: Execution | None, count: int | None, tags: list[str],

@@ -111,16 +111,19 @@ def _source_hash(nb: Any, folder: Path) -> str:
     return h.hexdigest()
 
 
-def load_task(path: str | Path) -> Task:
-    """Read and check a task notebook; raise TaskFormatError naming the file and cell."""
-    path = Path(path)
+def _read_notebook(path: Path) -> Any:
+    """The notebook at `path`, or TaskFormatError when it is missing or not a notebook."""
     if not path.is_file():
         raise TaskFormatError("no such task notebook", path=path,
                               hint="pass a .ipynb file or a folder of them")
     try:
-        nb = nbformat.read(path, as_version=4)
+        return nbformat.read(path, as_version=4)
     except Exception as exc:  # nbformat raises several kinds; all mean "not a notebook"
         raise TaskFormatError(f"not a readable notebook: {exc}".splitlines()[0], path=path) from exc
+
+
+def _task_meta(nb: Any, path: Path) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """(metadata `cibench`, its step types, one module per step), checked."""
     meta = nb.metadata.get("cibench")
     if not isinstance(meta, dict):
         raise TaskFormatError("notebook metadata has no `cibench` section", path=path,
@@ -140,7 +143,12 @@ def load_task(path: str | Path) -> Task:
     if len(modules) != len(step_types):
         raise TaskFormatError(f"cibench.modules has {len(modules)} entries but step_types has "
                               f"{len(step_types)}", path=path)
+    return meta, step_types, modules
 
+
+def _split_cells(nb: Any, path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """(setup cells, raw steps): each raw step is its markdown cell's index, instruction,
+    reference code cells, check cells and cell options."""
     setup: list[str] = []
     raw_steps: list[dict[str, Any]] = []
     for idx, cell in enumerate(nb.cells):
@@ -159,7 +167,6 @@ def load_task(path: str | Path) -> Task:
             raw_steps.append({"cell": idx, "instruction": cell.source.strip(), "code": [],
                               "checks": [], "options": dict(cell.metadata.get("cibench", {}))})
             continue
-        # code cell
         if tags & SETUP_TAGS:
             setup.append(cell.source)
         elif not raw_steps:
@@ -175,6 +182,12 @@ def load_task(path: str | Path) -> Task:
     if raw_steps and not raw_steps[-1]["code"]:
         raise TaskFormatError("last instruction has no reference code cell", path=path,
                               cell=raw_steps[-1]["cell"])
+    return setup, raw_steps
+
+
+def _build_steps(raw_steps: list[dict[str, Any]], step_types: list[Any], modules: list[Any],
+                 path: Path) -> list[Step]:
+    """The `Step`s of the raw steps, checked against the declared step types."""
     if len(raw_steps) != len(step_types):
         where = raw_steps[len(step_types)]["cell"] if len(raw_steps) > len(step_types) else None
         raise TaskFormatError(f"{len(raw_steps)} steps in the cells but cibench.step_types "
@@ -195,6 +208,16 @@ def load_task(path: str | Path) -> Task:
                           reference="\n".join(s.rstrip() for s in raw["code"]).strip("\n"),
                           checks=tuple(raw["checks"]), module=str(module),
                           options=raw["options"], cell=raw["cell"]))
+    return steps
+
+
+def load_task(path: str | Path) -> Task:
+    """Read and check a task notebook; raise TaskFormatError naming the file and cell."""
+    path = Path(path)
+    nb = _read_notebook(path)
+    meta, step_types, modules = _task_meta(nb, path)
+    setup, raw_steps = _split_cells(nb, path)
+    steps = _build_steps(raw_steps, step_types, modules, path)
     return Task(id=task_id_for(path, meta), path=path, title=str(meta.get("title", path.stem)),
                 module=str(meta.get("module", "")), difficulty=str(meta.get("difficulty", "")),
                 language=str(meta.get("language", "en")), steps=tuple(steps), setup=tuple(setup),

@@ -17,58 +17,57 @@ mid-conversation `system` message, which Anthropic, Gemini and many local chat t
 move to the top); the hint is separated from the instruction by a space (CIBench glues it on:
 "...decimals.Please use ..."); a reply that ignores the ReAct format but holds a fenced code block
 still runs (CIBench would count it as an invalid action).
+
+The protocol classes live here (setup.cfg's `cibench.protocols` entry points name them); their
+system prompts are in `prompts`, reply reading and lagent's parse in `reply_parsing`, the module
+hint and CIReAct's session history in `turns`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..codeblocks import lagent_extract_code
 from ..records import Reply, Turn
 from ..registry import Registry
 from ..scoring.opencompass import interpreter_text, raw_result
 from ..task import Task
 from .base import AgentOptions
 from .extract import extract_code, strip_code
-from .feedback import feedback_text, image_parts
+from .feedback import feedback_text
+from .prompts import (
+    MARKDOWN_SYSTEM,
+    PYTHON_TOOL,
+    REACT_SYSTEM,
+    TOOL_DESCRIPTION,
+    TOOL_NAME,
+    TOOLS_SYSTEM,
+)
+from .reply_parsing import (
+    EMPTY_CODE,
+    INVALID_ACTION,
+    NO_ACTION,
+    REACT_STOPS,
+    after,
+    cut_at_response,
+    lagent_parse,
+    opencompass_extract_code,
+    tool_code,
+)
+from .turns import CIREACT_GIVE_UP, instruction_text, module_hint, session_history, with_images
+
+__all__ = [
+    "CIREACT_GIVE_UP", "EMPTY_CODE", "INVALID_ACTION", "MARKDOWN_SYSTEM", "NO_ACTION",
+    "PROTOCOL_REGISTRY", "PYTHON_TOOL", "REACT_SYSTEM", "TOOLS_SYSTEM", "TOOL_DESCRIPTION",
+    "TOOL_NAME", "CibenchProtocol", "MarkdownProtocol", "Protocol", "RawReply", "ReactProtocol",
+    "ToolsProtocol", "get_protocol", "instruction_text", "lagent_parse", "module_hint",
+    "opencompass_extract_code", "session_history",
+]
 
 #: a normalized model answer (also what the response cache stores):
 #: {"content": str, "tool_calls": [{"id", "name", "arguments"}], "finish_reason": str | None}
 RawReply = dict[str, Any]
-
-
-def module_hint(task: Task, step_index: int) -> str:
-    """CIBench's "Please use X and Y modules." for one step ("" when the step names none)."""
-    if not 1 <= step_index <= len(task.steps):
-        return ""
-    modules = [m.strip() for m in (task.steps[step_index - 1].module or "").split("&") if m.strip()]
-    if not modules:
-        return ""
-    if (task.language or "en").lower().startswith(("zh", "cn")):
-        return f"请用 {' 和 '.join(modules)} 模块."
-    return f"Please use {' and '.join(modules)} modules."
-
-
-def instruction_text(task: Task, turn: Turn, options: AgentOptions) -> str:
-    text = turn.text.strip()
-    if options.module_hint:
-        hint = module_hint(task, turn.step)
-        if hint and not text.endswith(hint):
-            sep = "" if hint.startswith("请") else " "
-            text = f"{text}{sep}{hint}"
-    return text
-
-
-def _with_images(text: str, turn: Turn, options: AgentOptions) -> str | list[dict[str, Any]]:
-    """Message content: plain text, or text plus image parts under `--images`."""
-    if options.images and turn.execution is not None:
-        images = image_parts(turn.execution)
-        if images:
-            return [{"type": "text", "text": text}, *images]
-    return text
 
 
 @dataclass
@@ -119,78 +118,12 @@ class Protocol:
 
 # --------------------------------------------------------------------------------------------
 # react
-
-TOOL_NAME = "IPythonInterpreter"
-TOOL_DESCRIPTION = ("IPythonInterpreter: it runs Python code the way a Jupyter notebook does. "
-                    "The code must be valid Python.")
-
-REACT_SYSTEM = f"""\
-You are an assistant who can use external tools.
-{TOOL_DESCRIPTION}
-To use a tool, respond in this format:
-```
-Thought: Think about what you need to solve and whether you need a tool.
-Action: The tool name, one of [{TOOL_NAME}].
-Action Input: The input to the tool.
-```
-The tool answers after your response, in this format:
-```
-Response: the results of the tool call.
-```
-So DO NOT write the tool response yourself.
-If you already know the answer, or you do not need a tool, respond in this format:
-```
-Thought: How you arrived at the final answer.
-Final Answer: The final answer.
-```
-
-Also follow these guidelines:
-1. Always use the code interpreter to solve the problem.
-2. Always put the code in a markdown code block.
-3. The code is executed in an IPython kernel and its results are kept for the next steps.
-4. Keep your code simple; it should only solve the current step.
-
-For example:
-
-File path: `data/example.csv`
-### Step 1. Load the file into a pandas DataFrame named `df`.
-
-Thought: I should use `pandas` for this step.
-Action: {TOOL_NAME}
-Action Input: ```python
-import pandas as pd
-df = pd.read_csv("data/example.csv")
-```
-Response: The code ran successfully without any output.
-
-Let us begin!
-"""
-
-_REACT_STOPS = ("\nResponse:", "\nObservation:")
-
-
-def _cut_at_response(text: str) -> str:
-    """Drop a tool response the model wrote itself (servers that ignore stop sequences)."""
-    cut = len(text)
-    for marker in _REACT_STOPS:
-        at = text.find(marker)
-        if at != -1:
-            cut = min(cut, at)
-    if text.startswith(("Response:", "Observation:")):
-        cut = 0
-    return text[:cut].rstrip()
-
-
-def _after(text: str, label: str) -> str:
-    return text.split(label, 1)[1].strip() if label in text else ""
-
-
 class ReactProtocol(Protocol):
     def __init__(self) -> None:
-        super().__init__(name="react", stop=_REACT_STOPS, system=REACT_SYSTEM)
+        super().__init__(name="react", stop=REACT_STOPS, system=REACT_SYSTEM)
 
     def assistant(self, turn: Turn, call_id: str | None) -> list[dict[str, Any]]:
-        text = _cut_at_response(turn.text or "")
+        text = cut_at_response(turn.text or "")
         if turn.code is not None and "Action Input:" not in text:
             thought = strip_code(text) if text else ""
             thought = thought.replace("Thought:", "").strip() or "I will run code for this step."
@@ -200,10 +133,10 @@ class ReactProtocol(Protocol):
 
     def tool(self, turn: Turn, text: str, call_id: str | None,
              options: AgentOptions) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": _with_images(f"Response: {text}", turn, options)}]
+        return [{"role": "user", "content": with_images(f"Response: {text}", turn, options)}]
 
     def parse(self, raw: RawReply) -> Reply:
-        text = _cut_at_response(raw.get("content") or "")
+        text = cut_at_response(raw.get("content") or "")
         action_at = text.find("Action Input:")
         final_at = text.find("Final Answer:")
         thought = text[:action_at if action_at != -1 else len(text)]
@@ -218,52 +151,13 @@ class ReactProtocol(Protocol):
                 thought = strip_code(thought)
         if code is not None:
             return Reply(text=text, prose=thought, code=code)
-        answer = _after(text, "Final Answer:")
+        answer = after(text, "Final Answer:")
         prose = "\n\n".join(p for p in (thought, answer) if p) or text.strip()
         return Reply(text=text, prose=prose, code=None, final=True)
 
 
 # --------------------------------------------------------------------------------------------
 # tools
-
-TOOLS_SYSTEM = """\
-You are a data scientist working in a Jupyter notebook with a user who asks for one thing at a \
-time. Use the `python` tool to run code in the notebook's live IPython kernel: variables, imports \
-and files persist between calls and between requests, and the working directory holds the task's \
-data files. Each call returns what the cell produced: printed output, the value of its last \
-expression, errors, and `[image]` for each figure. Keep the code simple and solve only the current \
-request; print (or end with) the values you are asked for. When the request is done, or needs no \
-code, answer in plain text without calling the tool."""
-
-PYTHON_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "python",
-        "description": "Run Python code in the notebook's live IPython kernel and return its output.",
-        "parameters": {
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
-            "required": ["code"],
-        },
-    },
-}
-
-
-def _tool_code(arguments: Any) -> str | None:
-    if isinstance(arguments, dict):
-        value = arguments.get("code")
-        if not isinstance(value, str):
-            value = next((v for v in arguments.values() if isinstance(v, str)), None)
-        return extract_code(value) if value and "```" in value else (value or None)
-    if not isinstance(arguments, str) or not arguments.strip():
-        return None
-    try:
-        data = json.loads(arguments)
-    except ValueError:
-        return extract_code(arguments) or arguments  # a raw code string as arguments
-    return _tool_code(data) if isinstance(data, dict) else None
-
-
 class ToolsProtocol(Protocol):
     def __init__(self) -> None:
         super().__init__(name="tools", stop=(), system=TOOLS_SYSTEM)
@@ -284,9 +178,9 @@ class ToolsProtocol(Protocol):
     def tool(self, turn: Turn, text: str, call_id: str | None,
              options: AgentOptions) -> list[dict[str, Any]]:
         if call_id is None:
-            return [{"role": "user", "content": _with_images(f"Output:\n{text}", turn, options)}]
+            return [{"role": "user", "content": with_images(f"Output:\n{text}", turn, options)}]
         out: list[dict[str, Any]] = [{"role": "tool", "tool_call_id": call_id, "content": text}]
-        content = _with_images("The figures produced by the code above.", turn, options)
+        content = with_images("The figures produced by the code above.", turn, options)
         if isinstance(content, list):  # tool messages hold text only: figures follow as user
             out.append({"role": "user", "content": content})
         return out
@@ -294,7 +188,7 @@ class ToolsProtocol(Protocol):
     def parse(self, raw: RawReply) -> Reply:
         text = raw.get("content") or ""
         for call in raw.get("tool_calls") or []:
-            code = _tool_code(call.get("arguments"))
+            code = tool_code(call.get("arguments"))
             if code is not None:
                 return Reply(text=text, prose=text.strip(), code=code,
                              tool_call_id=call.get("id") or None)
@@ -308,17 +202,6 @@ class ToolsProtocol(Protocol):
 
 # --------------------------------------------------------------------------------------------
 # markdown
-
-MARKDOWN_SYSTEM = """\
-You are a data scientist working in a Jupyter notebook with a user who asks for one thing at a \
-time. To run code, answer with one fenced ```python code block: it is executed in the notebook's \
-live IPython kernel and its output is sent back to you. Variables, imports and files persist \
-between requests, and the working directory holds the task's data files. Keep the code simple and \
-solve only the current request; print (or end with) the values you are asked for. If the output \
-shows an error, answer with corrected code. When the request is done, or needs no code, answer \
-without a code block."""
-
-
 class MarkdownProtocol(Protocol):
     def __init__(self) -> None:
         super().__init__(name="markdown", stop=(), system=MARKDOWN_SYSTEM)
@@ -332,7 +215,7 @@ class MarkdownProtocol(Protocol):
 
     def tool(self, turn: Turn, text: str, call_id: str | None,
              options: AgentOptions) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": _with_images(f"Output:\n{text}", turn, options)}]
+        return [{"role": "user", "content": with_images(f"Output:\n{text}", turn, options)}]
 
     def parse(self, raw: RawReply) -> Reply:
         text = raw.get("content") or ""
@@ -344,34 +227,6 @@ class MarkdownProtocol(Protocol):
 
 # --------------------------------------------------------------------------------------------
 # cibench: lagent 0.1.2's ReActProtocol as OpenCompass's CIReAct drives it, turn for turn
-
-#: lagent 0.1.2 `NoAction` / `InvalidAction` (as CIReAct words it) and OpenCompass's
-#: `IPythonInterpreter.__call__` messages, sent back as `Response:<message>\n`
-NO_ACTION = "Please follow the format"
-INVALID_ACTION = "The action is invalid, please check the action name."
-EMPTY_CODE = "The input code is empty. Please follow the format."
-#: CIReAct.chat's `default_response` when its turns run out (kept in the session history)
-CIREACT_GIVE_UP = "对不起，我无法回答你的问题"
-_LAGENT_ACTION_RE = re.compile("Action:(.*?)\n")
-_LAGENT_ARGS_RE = re.compile("Action Input:(.*)", re.DOTALL)
-#: OpenCompass's `extract_code` (cibench/codeblocks.py)
-opencompass_extract_code = lagent_extract_code
-
-
-def lagent_parse(text: str) -> tuple[str, str, str]:
-    """lagent 0.1.2 `ReActProtocol.parse`: (thought, action, action input); action is
-    "FinishAction" when `Final Answer:` appears anywhere, "NoAction" when there is no
-    `Action:` line ending in a newline or no `Action Input:`."""
-    thought = text.split("Action:")[0].split("Thought:")[-1].split("Final Answer:")[0]
-    if "Final Answer:" in text:
-        return thought, "FinishAction", text.split("Final Answer:")[-1]
-    actions = _LAGENT_ACTION_RE.findall(text)
-    args = _LAGENT_ARGS_RE.findall(text)
-    if not actions or not args:
-        return thought, "NoAction", ""
-    return thought, actions[-1].strip(), args[-1].strip().strip('"')
-
-
 class CibenchProtocol(ReactProtocol):
     """The `react` prompt, turned exactly as OpenCompass's CIReAct turns it with lagent 0.1.2:
 
@@ -412,11 +267,11 @@ class CibenchProtocol(ReactProtocol):
             response = interpreter_text(turn.execution) or ""
         else:
             response = repr(raw_result(turn.execution))
-        return [{"role": "user", "content": _with_images(f"Response:{response}\n", turn,
-                                                         options)}]
+        return [{"role": "user", "content": with_images(f"Response:{response}\n", turn,
+                                                        options)}]
 
     def parse(self, raw: RawReply) -> Reply:
-        text = _cut_at_response(raw.get("content") or "")
+        text = cut_at_response(raw.get("content") or "")
         thought, action, action_input = lagent_parse(text)
         prose = thought.strip()
         if action == "FinishAction":
@@ -428,39 +283,6 @@ class CibenchProtocol(ReactProtocol):
             return Reply(text=text, prose=prose, format_error=INVALID_ACTION)
         code = opencompass_extract_code(opencompass_extract_code(action_input))
         return Reply(text=text, prose=prose, code=code)
-
-
-def session_history(history: list[Turn]) -> list[Turn]:
-    """CIReAct's session history: for every step but the current one, the user turn and only
-    the reply that ended it (its code's response, or the final answer as `Response:`)."""
-    if not history:
-        return history
-    current = history[-1].step
-    out: list[Turn] = []
-    steps: dict[int, list[Turn]] = {}
-    for turn in history:
-        steps.setdefault(turn.step, []).append(turn)
-    for step, turns in steps.items():
-        if step == current:
-            out.extend(turns)
-            continue
-        out.extend(t for t in turns if t.role == "user")
-        rest = [t for t in turns if t.role != "user"]
-        ok = [i for i, t in enumerate(rest) if t.role == "tool" and t.execution is not None
-              and t.execution.ok and i > 0]
-        if ok:
-            out.extend(rest[ok[-1] - 1:ok[-1] + 1])
-        elif rest and rest[-1].role == "assistant":
-            last = rest[-1]
-            if "Final Answer:" in (last.text or ""):
-                out.append(last)
-                out.append(Turn(role="tool", text=last.text.split("Final Answer:")[-1],
-                                step=step))
-            else:  # the turns ran out: CIReAct keeps its default response
-                out.append(last.model_copy(update={"text": CIREACT_GIVE_UP, "code": None}))
-        else:
-            out.extend(rest)
-    return out
 
 
 #: `cibench.protocols` entry points: the classes above (react, tools, markdown, cibench; declared

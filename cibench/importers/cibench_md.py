@@ -96,6 +96,12 @@ def parse_source(path: Path) -> ParsedSource:
         nb = jupytext.reads(text, fmt="md")
     except Exception as exc:  # jupytext raises several kinds on bad front matter
         raise SourceError(f"jupytext cannot read it: {str(exc).splitlines()[0]}") from exc
+    meta, n = _front_matter(nb)
+    return ParsedSource(path=path, meta=meta, steps=_pair_cells(nb, text, n))
+
+
+def _front_matter(nb: Any) -> tuple[dict[str, Any], int]:
+    """(the source's front matter, its number of steps), checked."""
     meta = {k: v for k, v in nb.metadata.items() if k != "jupytext"}
     if "step_types" not in meta:
         raise SourceError("no front matter `jupyter:` with step_types", line=1)
@@ -113,7 +119,12 @@ def parse_source(path: Path) -> ParsedSource:
     if modules is not None and (not isinstance(modules, list) or len(modules) != n):
         raise SourceError(f"front matter has {len(modules) if isinstance(modules, list) else '?'} "
                           f"modules for {n} steps", line=1)
+    return meta, n
 
+
+def _pair_cells(nb: Any, text: str, n: int) -> list[tuple[str, list[str]]]:
+    """(instruction, reference code blocks) per step: the markdown since the last code cell,
+    then the code cells up to the next markdown; exactly `n` of them."""
     steps: list[tuple[str, list[str]]] = []
     pending: list[str] = []  # markdown since the last code cell
     pending_cell = None
@@ -150,7 +161,7 @@ def parse_source(path: Path) -> ParsedSource:
         last = steps[-1][0] if steps else ""
         raise SourceError(f"{len(steps)} instruction/code pairs but num_steps is {n} (the last "
                           f"pair's instruction is at line {_line_of(text, last)})")
-    return ParsedSource(path=path, meta=meta, steps=steps)
+    return steps
 
 
 def parse_positional(path: Path) -> ParsedSource:

@@ -120,6 +120,68 @@ def _check_cell(body: str, test: str) -> str:
             f"try:\n    _pybench_check()\nfinally:\n    del _pybench_check")
 
 
+def _inputs(root: Path, task: dict[str, Any],
+            body: str) -> tuple[dict[str, Path | None], str]:
+    """(input files by path under `data/`, None where absent; the check code reading the
+    reference images from `./data/gpt4_output/`)."""
+    inputs: dict[str, Path | None] = {}
+    for fp in task.get("file_paths") or []:
+        rel = fp[len("data/"):] if fp.startswith("data/") else Path(fp).name
+        cand = root / fp
+        inputs[rel] = cand if cand.is_file() else None
+    for ref in sorted(set(GPT4_REF.findall(body))):
+        cand = root / "gpt4_output" / ref
+        inputs[f"gpt4_output/{ref}"] = cand if cand.is_file() else None
+    body = GPT4_REF.sub(lambda m: f"./data/gpt4_output/{m.group(1)}", body)
+    return inputs, body
+
+
+def _reference(root: Path, task: dict[str, Any], index: str) -> str | None:
+    """The task's reference code: its `reference` string, else `data/reference/<index>.py`;
+    None when neither holds any code."""
+    reference = task.get("reference")
+    ref_file = root / "data" / "reference" / f"{index}.py"
+    if not isinstance(reference, str) and ref_file.is_file():
+        reference = ref_file.read_text(encoding="utf-8")
+    if not isinstance(reference, str) or not reference.strip():
+        return None
+    return reference
+
+
+def _instruction(task: dict[str, Any], inputs: dict[str, Path | None], body: str,
+                 fn: ast.FunctionDef) -> str:
+    """PyBench's upload line and query, then where to save what the test reads and, when the
+    test reads the trajectory, the request for `final_answer`."""
+    paths = ", ".join(f"data/{r}" for r in inputs if not r.startswith("gpt4_output/"))
+    parts = [f"[INFO]The data is uploaded to {paths}" if paths else "", task["user"].strip()]
+    outputs = sorted(set(OUTPUT_REF.findall(body)))
+    if outputs:
+        listed = ", ".join(f"`./output/{o}`" for o in outputs)
+        parts.append(f"Save the result to {listed} (create the `output` folder if needed).")
+    uses_answer = any(isinstance(n, ast.Name) and n.id == "trajectory"
+                      for node in fn.body for n in ast.walk(node))
+    if uses_answer:
+        parts.append("When you are done, assign your final answer, as text, to a "
+                     "variable named `final_answer`.")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _info(task: dict[str, Any], meta_path: Path, index: str, opts: ImportOptions,
+          issues: list[Skipped]) -> dict[str, Any]:
+    """The notebook's `cibench` metadata for one task."""
+    info: dict[str, Any] = {
+        "title": re.sub(r"\s+", " ", task["user"]).strip()[:70],
+        "module": str(task.get("category1", "")).split("\n")[0].strip(),
+        "difficulty": "", "language": opts.language,
+        "source": {"benchmark": "pybench", "file": meta_path.name, "index": index,
+                   "category": [str(task.get(f"category{i}", "")).replace("\n", " ")
+                                for i in (1, 2, 3)],
+                   "file_paths": list(task.get("file_paths") or [])}}
+    if issues:
+        info["incomplete"] = [f"{i.reason}: {i.detail}" for i in issues]
+    return info
+
+
 class PyBenchImporter:
     name = "pybench"
     description = "PyBench (data/meta/task.json + data/unit_test/tests.py + input files)"
@@ -146,66 +208,7 @@ class PyBenchImporter:
                 continue
             if opts.limit is not None and len(report.written) >= opts.limit:
                 break
-            found = tests.check_code(index)
-            if found is None:
-                report.skipped.append(Skipped(where, "malformed", f"no test_task_{index} in "
-                                                                  "tests.py"))
-                continue
-            body, fn = found
-            issues: list[Skipped] = []
-            inputs: dict[str, Path | None] = {}
-            for fp in task.get("file_paths") or []:
-                rel = fp[len("data/"):] if fp.startswith("data/") else Path(fp).name
-                cand = root / fp
-                inputs[rel] = cand if cand.is_file() else None
-            for ref in sorted(set(GPT4_REF.findall(body))):
-                cand = root / "gpt4_output" / ref
-                inputs[f"gpt4_output/{ref}"] = cand if cand.is_file() else None
-            body = GPT4_REF.sub(lambda m: f"./data/gpt4_output/{m.group(1)}", body)
-            missing = [f"data/{r}" for r, p in inputs.items() if p is None]
-            if missing:
-                issues.append(Skipped(where, "needs assets", "missing " + ", ".join(missing)))
-            reference = task.get("reference")
-            ref_file = root / "data" / "reference" / f"{index}.py"
-            if not isinstance(reference, str) and ref_file.is_file():
-                reference = ref_file.read_text(encoding="utf-8")
-            if not isinstance(reference, str) or not reference.strip():
-                issues.append(Skipped(where, "no reference", "PyBench ships no reference "
-                                                             "solution"))
-                reference = NO_REFERENCE
-            if issues and not opts.include_incomplete:
-                report.skipped.extend(issues)
-                continue
-            report.incomplete.extend(issues)
-
-            paths = ", ".join(f"data/{r}" for r in inputs if not r.startswith("gpt4_output/"))
-            parts = [f"[INFO]The data is uploaded to {paths}" if paths else "", task["user"].strip()]
-            outputs = sorted(set(OUTPUT_REF.findall(body)))
-            if outputs:
-                listed = ", ".join(f"`./output/{o}`" for o in outputs)
-                parts.append(f"Save the result to {listed} (create the `output` folder if needed).")
-            uses_answer = any(isinstance(n, ast.Name) and n.id == "trajectory"
-                              for node in fn.body for n in ast.walk(node))
-            if uses_answer:
-                parts.append("When you are done, assign your final answer, as text, to a "
-                             "variable named `final_answer`.")
-            instruction = "\n\n".join(p for p in parts if p)
-            step = StepSpec(type="check", instruction=instruction, reference=[reference.strip()],
-                            checks=[_check_cell(body, fn.name)], module="")
-            name = slug(f"pybench-{index}")
-            info: dict[str, Any] = {
-                "title": re.sub(r"\s+", " ", task["user"]).strip()[:70],
-                "module": str(task.get("category1", "")).split("\n")[0].strip(),
-                "difficulty": "", "language": opts.language,
-                "source": {"benchmark": "pybench", "file": meta_path.name, "index": index,
-                           "category": [str(task.get(f"category{i}", "")).replace("\n", " ")
-                                        for i in (1, 2, 3)],
-                           "file_paths": list(task.get("file_paths") or [])}}
-            if issues:
-                info["incomplete"] = [f"{i.reason}: {i.detail}" for i in issues]
-            target = out / f"{name}.ipynb"
-            write_notebook(target, build_notebook(f"pybench/{name}", [step], info))
-            report.written.append(target)
+            inputs = _import_task(root, meta_path, tests, task, index, where, opts, report)
             for rel, p in inputs.items():
                 if p is not None:
                     copies[rel] = p
@@ -213,3 +216,39 @@ class PyBenchImporter:
             if copy_data(p, out / "data" / rel):
                 report.data_files += 1
         return report
+
+
+def _import_task(root: Path, meta_path: Path, tests: TestModule, task: dict[str, Any],
+                 index: str, where: str, opts: ImportOptions,
+                 report: ImportReport) -> dict[str, Path | None]:
+    """Write the notebook of one task, or record why not; returns its input files located
+    (empty when nothing was written)."""
+    found = tests.check_code(index)
+    if found is None:
+        report.skipped.append(Skipped(where, "malformed", f"no test_task_{index} in "
+                                                          "tests.py"))
+        return {}
+    body, fn = found
+    issues: list[Skipped] = []
+    inputs, body = _inputs(root, task, body)
+    missing = [f"data/{r}" for r, p in inputs.items() if p is None]
+    if missing:
+        issues.append(Skipped(where, "needs assets", "missing " + ", ".join(missing)))
+    reference = _reference(root, task, index)
+    if reference is None:
+        issues.append(Skipped(where, "no reference", "PyBench ships no reference "
+                                                     "solution"))
+        reference = NO_REFERENCE
+    if issues and not opts.include_incomplete:
+        report.skipped.extend(issues)
+        return {}
+    report.incomplete.extend(issues)
+    step = StepSpec(type="check", instruction=_instruction(task, inputs, body, fn),
+                    reference=[reference.strip()], checks=[_check_cell(body, fn.name)],
+                    module="")
+    name = slug(f"pybench-{index}")
+    target = report.out / f"{name}.ipynb"
+    info = _info(task, meta_path, index, opts, issues)
+    write_notebook(target, build_notebook(f"pybench/{name}", [step], info))
+    report.written.append(target)
+    return inputs

@@ -125,6 +125,52 @@ def _find_file(base: Path, name: str) -> Path | None:
     return None
 
 
+def _reference(kind: str, row: dict[str, Any]) -> tuple[str, str] | None:
+    """(step type, reference code) for a row of `kind`; None for a math row with no number."""
+    if kind == "math":
+        answer = math_answer(row)
+        return None if answer is None else ("num", f"print({answer})")
+    if kind == "general":
+        return "exec", EXEC_PLACEHOLDER
+    return "vis", VIS_PLACEHOLDER
+
+
+def _instruction(question: str, first_code: str | None,
+                 files: list[str]) -> tuple[str, list[str], str | None]:
+    """(instruction, setup cells, first action's code) with the row's files under `data/`."""
+    instruction = question
+    setup = []
+    paths = {f: f"data/{Path(f).name}" for f in files}
+    if files:
+        listed = ", ".join(f"`{p}`" for p in paths.values())
+        instruction = f"File path: {listed}.\n\n{question}"
+    if first_code:
+        for f, p in paths.items():
+            first_code = first_code.replace(f, p) if f in first_code else \
+                first_code.replace(Path(f).name, p)
+        setup.append(first_code)
+        instruction += ("\n\nThis code has already been run:\n\n```python\n"
+                        f"{first_code}\n```")
+    return instruction, setup, first_code
+
+
+def _info(src: Path, n: int, row: dict[str, Any], kind: str, question: str, query: str,
+          first_code: str | None, issues: list[Skipped], opts: ImportOptions) -> dict[str, Any]:
+    """The notebook's `cibench` metadata for one row."""
+    info: dict[str, Any] = {
+        "title": re.sub(r"\s+", " ", question)[:70], "module": kind, "difficulty":
+            ("easy" if first_code else "hard") if kind == "visualization" else "",
+        "language": str(row.get("lang") or opts.language),
+        "source": {"benchmark": "qwen-agent", "file": src.name, "line": n,
+                   "tags": _tags(row), "input_file_path": _files(row),
+                   "query_sha256": query_key(query)}}
+    if kind == "visualization":
+        info["judge_only"] = True
+    if issues:
+        info["incomplete"] = [f"{i.reason}: {i.detail}" for i in issues]
+    return info
+
+
 class QwenAgentImporter:
     name = "qwen-agent"
     description = "Qwen-Agent code-interpreter benchmark jsonl (general / visualization / math)"
@@ -150,75 +196,7 @@ class QwenAgentImporter:
                 continue
             if opts.limit is not None and len(report.written) >= opts.limit:
                 break
-            kind = category(row)
-            query = row.get("query", row.get("question"))
-            if kind is None or not isinstance(query, str) or not query.strip():
-                report.skipped.append(Skipped(where, "malformed",
-                                              "needs `query` and a general / visualization / "
-                                              f"math tag (tags: {_tags(row)})"))
-                continue
-            if "negative" in str(row.get("task", "")):
-                report.skipped.append(Skipped(where, "filtered",
-                                              "task 'negative' (not scored by Qwen-Agent)"))
-                continue
-            question, first_code = split_query(query)
-            issues: list[Skipped] = []
-            files = _files(row)
-            found = {f: _find_file(src.parent, f) for f in files}
-            missing = [f for f, p in found.items() if p is None]
-            if missing:
-                issues.append(Skipped(where, "needs assets", "missing " + ", ".join(missing)))
-            options: dict[str, Any] = {}
-            if kind == "math":
-                answer = math_answer(row)
-                if answer is None:
-                    report.skipped.append(Skipped(where, "malformed",
-                                                  "math row without a numeric reference answer"))
-                    continue
-                step_type, reference = "num", f"print({answer})"
-            elif kind == "general":
-                step_type, reference = "exec", EXEC_PLACEHOLDER
-            else:
-                step_type, reference = "vis", VIS_PLACEHOLDER
-                options = {"judge_only": True}
-                issues.append(Skipped(where, "no reference",
-                                      "visualization: no reference figure (judge_only)"))
-            if issues and not opts.include_incomplete:
-                report.skipped.extend(issues)
-                continue
-            report.incomplete.extend(issues)
-            instruction = question
-            setup = []
-            paths = {f: f"data/{Path(f).name}" for f in files}
-            if files:
-                listed = ", ".join(f"`{p}`" for p in paths.values())
-                instruction = f"File path: {listed}.\n\n{question}"
-            if first_code:
-                for f, p in paths.items():
-                    first_code = first_code.replace(f, p) if f in first_code else \
-                        first_code.replace(Path(f).name, p)
-                setup.append(first_code)
-                instruction += ("\n\nThis code has already been run:\n\n```python\n"
-                                f"{first_code}\n```")
-            lang = str(row.get("lang") or opts.language)
-            name = slug(f"qwen-{kind}-{source_id if 'id' in row or 'idx' in row else f'{n:04d}'}")
-            title = re.sub(r"\s+", " ", question)[:70]
-            info: dict[str, Any] = {
-                "title": title, "module": kind, "difficulty":
-                    ("easy" if first_code else "hard") if kind == "visualization" else "",
-                "language": lang,
-                "source": {"benchmark": "qwen-agent", "file": src.name, "line": n,
-                           "tags": _tags(row), "input_file_path": files,
-                           "query_sha256": query_key(query)}}
-            if kind == "visualization":
-                info["judge_only"] = True
-            if issues:
-                info["incomplete"] = [f"{i.reason}: {i.detail}" for i in issues]
-            step = StepSpec(type=step_type, instruction=instruction, reference=[reference],
-                            module="", options=options)
-            target = out / f"{name}.ipynb"
-            write_notebook(target, build_notebook(f"qwen-agent/{name}", [step], info, setup=setup))
-            report.written.append(target)
+            found = self._import_row(src, n, row, source_id, opts, report)
             for name_in_row, located in found.items():
                 if located is not None:
                     copies[Path(name_in_row).name] = located
@@ -226,3 +204,51 @@ class QwenAgentImporter:
             if copy_data(path, out / "data" / rel):
                 report.data_files += 1
         return report
+
+    def _import_row(self, src: Path, n: int, row: dict[str, Any], source_id: str,
+                    opts: ImportOptions, report: ImportReport) -> dict[str, Path | None]:
+        """Write the task of line `n`, or record why not; returns its input files located
+        (empty when nothing was written)."""
+        where = f"{src.name}:{n}"
+        kind = category(row)
+        query = row.get("query", row.get("question"))
+        if kind is None or not isinstance(query, str) or not query.strip():
+            report.skipped.append(Skipped(where, "malformed",
+                                          "needs `query` and a general / visualization / "
+                                          f"math tag (tags: {_tags(row)})"))
+            return {}
+        if "negative" in str(row.get("task", "")):
+            report.skipped.append(Skipped(where, "filtered",
+                                          "task 'negative' (not scored by Qwen-Agent)"))
+            return {}
+        question, first_code = split_query(query)
+        issues: list[Skipped] = []
+        files = _files(row)
+        found = {f: _find_file(src.parent, f) for f in files}
+        missing = [f for f, p in found.items() if p is None]
+        if missing:
+            issues.append(Skipped(where, "needs assets", "missing " + ", ".join(missing)))
+        reference = _reference(kind, row)
+        if reference is None:
+            report.skipped.append(Skipped(where, "malformed",
+                                          "math row without a numeric reference answer"))
+            return {}
+        step_type, code = reference
+        options: dict[str, Any] = {}
+        if kind == "visualization":
+            options = {"judge_only": True}
+            issues.append(Skipped(where, "no reference",
+                                  "visualization: no reference figure (judge_only)"))
+        if issues and not opts.include_incomplete:
+            report.skipped.extend(issues)
+            return {}
+        report.incomplete.extend(issues)
+        instruction, setup, first_code = _instruction(question, first_code, files)
+        name = slug(f"qwen-{kind}-{source_id if 'id' in row or 'idx' in row else f'{n:04d}'}")
+        info = _info(src, n, row, kind, question, query, first_code, issues, opts)
+        step = StepSpec(type=step_type, instruction=instruction, reference=[code],
+                        module="", options=options)
+        target = report.out / f"{name}.ipynb"
+        write_notebook(target, build_notebook(f"qwen-agent/{name}", [step], info, setup=setup))
+        report.written.append(target)
+        return found

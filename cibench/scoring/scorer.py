@@ -95,57 +95,17 @@ def score_step(record: StepRecord, truth_execution: Execution,
     ran = final is not None and final.ok
     kind = record.type
     notes: list[str] = []
-
-    def answer(execution: Execution) -> str:
-        return execution.text().strip()
-
     if kind in ("num", "text") and profile.opencompass:
         _score_opencompass(score, kind, record, truth_execution, final if ran else None,
                            profile, notes)
     elif kind == "num":
-        expected = answer(truth_execution)
-        found = answer(final) if ran and final else ""
-        if ran:
-            kwargs = {}
-            if profile.tolerance and "tolerance" in record.options:
-                kwargs["rel_tol"] = float(record.options["tolerance"])
-            ok, why = profile.num(expected, found, **kwargs)
-        else:
-            ok, why = False, f"expected `{_short(expected)}`"
-        score.num = 1.0 if ok else 0.0
-        notes.append(why)
+        _score_num(score, record, truth_execution, final, ran, profile, notes)
     elif kind == "text":
-        expected = answer(truth_execution)
-        found = answer(final) if ran and final else ""
-        score.text = profile.text(expected, found) if ran else 0.0
-        notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
+        _score_text(score, truth_execution, final, ran, profile, notes)
     elif kind == "vis":
-        expected_imgs = truth_execution.images()
-        if profile.opencompass:  # load_experiment: only a display_data PNG is a target
-            target = reference_target(truth_execution)
-            expected_imgs = [target] if target is not None and target in expected_imgs else []
-        found_imgs = final.images() if ran and final else []
-        if expected_imgs and found_imgs:
-            score.vis = profile.ssim(_decode(expected_imgs[0]), _decode(found_imgs[0]))
-            notes.append(f"SSIM {score.vis:.2f} against the reference figure")
-        else:
-            score.vis = 0.0
-            notes.append("no figure produced" if ran else "no figure (code failed)")
-        if profile.vis_data:
-            if truth_figures and record.figure_data and ran:
-                score.vis_data = figure_data_similarity(truth_figures[0], record.figure_data[0])
-                notes.append(f"plotted data {score.vis_data:.2f}")
-            else:
-                score.vis_data = 0.0 if truth_figures else None
+        _score_vis(score, record, truth_execution, truth_figures, final, ran, profile, notes)
     if record.check is not None:
-        passed = record.check is not None and record.check.ok and ran
-        score.check = 1.0 if passed else 0.0
-        if record.check is not None and not record.check.ok:
-            err = record.check.error or {}
-            notes.append(f"check failed: {clean_name(err.get('ename', record.check.status))} "
-                         f"{_short(str(err.get('evalue', '')), 50)}".strip())
-        elif passed:
-            notes.append("check passed")
+        _score_check(score, record, ran, notes)
 
     # where both figures have plotted data, it decides PASS (SSIM passes wrong figures:
     # docs/scoring.md); otherwise SSIM does
@@ -160,6 +120,72 @@ def score_step(record: StepRecord, truth_execution: Execution,
     if not truth_checks_ok:
         score.note += " (reference checks failed: ground truth is suspect)"
     return score
+
+
+def _answer(execution: Execution) -> str:
+    return execution.text().strip()
+
+
+def _score_num(score: StepScore, record: StepRecord, truth: Execution, final: Execution | None,
+               ran: bool, profile: ScoringProfile, notes: list[str]) -> None:
+    """A num step: the final output against the reference's, with the step's tolerance where
+    the profile allows one."""
+    expected = _answer(truth)
+    found = _answer(final) if ran and final else ""
+    if ran:
+        kwargs = {}
+        if profile.tolerance and "tolerance" in record.options:
+            kwargs["rel_tol"] = float(record.options["tolerance"])
+        ok, why = profile.num(expected, found, **kwargs)
+    else:
+        ok, why = False, f"expected `{_short(expected)}`"
+    score.num = 1.0 if ok else 0.0
+    notes.append(why)
+
+
+def _score_text(score: StepScore, truth: Execution, final: Execution | None, ran: bool,
+                profile: ScoringProfile, notes: list[str]) -> None:
+    """A text step: the profile's ROUGE of the final output against the reference's."""
+    expected = _answer(truth)
+    found = _answer(final) if ran and final else ""
+    score.text = profile.text(expected, found) if ran else 0.0
+    notes.append(f"ROUGE {score.text:.2f} against `{_short(expected, 40)}`")
+
+
+def _score_vis(score: StepScore, record: StepRecord, truth: Execution,
+               truth_figures: list[dict[str, Any]] | None, final: Execution | None, ran: bool,
+               profile: ScoringProfile, notes: list[str]) -> None:
+    """A vis step: SSIM of the first figures and, where the profile uses it, the similarity
+    of the plotted data."""
+    expected_imgs = truth.images()
+    if profile.opencompass:  # load_experiment: only a display_data PNG is a target
+        target = reference_target(truth)
+        expected_imgs = [target] if target is not None and target in expected_imgs else []
+    found_imgs = final.images() if ran and final else []
+    if expected_imgs and found_imgs:
+        score.vis = profile.ssim(_decode(expected_imgs[0]), _decode(found_imgs[0]))
+        notes.append(f"SSIM {score.vis:.2f} against the reference figure")
+    else:
+        score.vis = 0.0
+        notes.append("no figure produced" if ran else "no figure (code failed)")
+    if profile.vis_data:
+        if truth_figures and record.figure_data and ran:
+            score.vis_data = figure_data_similarity(truth_figures[0], record.figure_data[0])
+            notes.append(f"plotted data {score.vis_data:.2f}")
+        else:
+            score.vis_data = 0.0 if truth_figures else None
+
+
+def _score_check(score: StepScore, record: StepRecord, ran: bool, notes: list[str]) -> None:
+    """The step's hidden check: passed only when it ran clean after code that ran."""
+    passed = record.check is not None and record.check.ok and ran
+    score.check = 1.0 if passed else 0.0
+    if record.check is not None and not record.check.ok:
+        err = record.check.error or {}
+        notes.append(f"check failed: {clean_name(err.get('ename', record.check.status))} "
+                     f"{_short(str(err.get('evalue', '')), 50)}".strip())
+    elif passed:
+        notes.append("check passed")
 
 
 def _score_opencompass(score: StepScore, kind: str, record: StepRecord, truth: Execution,
