@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable
 
 from .agents.base import Agent
+from .agents.reply_parsing import EMPTY_CODE as CIBENCH_EMPTY_CODE  # OpenCompass's empty-code message
 from .errors import AgentError, CibenchError
 from .execute import FIGURES, figures_after, run_check
 from .groundtruth import REFERENCE_TIMEOUT, GroundTruth, environment_fingerprint
@@ -47,8 +48,6 @@ MAX_REPLY_CHARS = 100_000  # a reply's text and code are kept up to this (each i
 TAMPERING = "TamperingSuspected"
 CODE_TOO_LONG = "CodeTooLong"
 EMPTY_CODE = "EmptyCode"
-#: OpenCompass's IPythonInterpreter, when the action input holds no code (a failed tool call)
-CIBENCH_EMPTY_CODE = "The input code is empty. Please follow the format."
 
 
 def cap_reply(reply: Reply, limit: int = MAX_REPLY_CHARS) -> tuple[Reply, str | None]:
