@@ -52,6 +52,7 @@ from pydantic import ValidationError
 from .agents.base import Agent
 from .agents.cache import CACHE_FILE, ResponseCache
 from .answers import answers_model_name
+from .concurrency import is_remote
 from .errors import ExecutorError
 from .executor import SessionJob
 from .groundtruth import environment_fingerprint
@@ -68,9 +69,6 @@ REMOTE_MODEL_CPUS = 0.25
 BUSY_CPUS = 1.0
 #: sessions one host process runs at once, at most (4 x 0.25 CPU: one host per core)
 MAX_SLOTS = 4
-#: model specs whose sessions run no remote model: the kernel (or the harness) is the work
-_LOCAL_WORK = ("oracle",)
-_LOCAL_WORK_PREFIXES = ("answers:",)
 #: the embedded local model: refused (see the module docstring)
 _EMBEDDED = "local"
 INSTALL_HINT = "pip install 'cibench[ray]'"
@@ -122,10 +120,6 @@ def check_models(models: Iterable[str]) -> None:
                 "copy of the embedded model",
                 hint="serve the model once (llama-server, vLLM) and pass --model openai/NAME "
                      "--api-base URL reachable from every worker, or use --executor local")
-
-
-def is_remote(model: str) -> bool:
-    return not (model in _LOCAL_WORK or model.startswith(_LOCAL_WORK_PREFIXES))
 
 
 def model_resources(model: str, memory_mb: int | None) -> dict[str, Any]:
@@ -376,14 +370,14 @@ class RayExecutor:
     def _cache_dir(agent: Agent, job: SessionJob) -> str | None:
         """The run folder's cache of this model (None: the model keeps none)."""
         options = getattr(agent, "options", None) or job.agent_options
-        if not options.cache or getattr(agent, "replays", False) or job.model in _LOCAL_WORK:
+        if not options.cache or getattr(agent, "replays", False) or job.model == "oracle":
             return None
         return options.cache_dir or job.agent_options.cache_dir
 
     def _answers(self, model: str) -> Any:
         """`answers:FILE[@NAME]`: the file's bytes, put in the object store once (workers need
         not see the client's files)."""
-        if not model.startswith(_LOCAL_WORK_PREFIXES):
+        if not model.startswith("answers:"):
             return None
         if model not in self._answer_files:
             path, name = answers_model_name(model)

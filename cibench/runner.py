@@ -15,14 +15,13 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .agents.base import Agent, AgentOptions, make_agent
-from .concurrency import default_jobs
+from .concurrency import default_jobs, usable_cores
 from .errors import CibenchError, GroundTruthError, RunDirError, UsageError
 from .executor import Executor, LocalExecutor, SessionJob
 from .fastcheck import ForkPool, build_truth_fast, truth_eligible
@@ -208,7 +207,7 @@ def make_executor(opts: RunOptions, fork_pool: ForkPool | None) -> Executor:
     if opts.executor != "local":
         raise UsageError(f"--executor {opts.executor}: unknown executor",
                          hint="use --executor local or --executor ray")
-    return LocalExecutor(opts.settings, opts.timeout, spare=min(opts.jobs, os.cpu_count() or 1),
+    return LocalExecutor(opts.settings, opts.timeout, spare=min(opts.jobs, usable_cores()),
                          fork_pool=fork_pool)
 
 
