@@ -31,7 +31,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +41,7 @@ from .errors import KernelError
 from .fsutil import remove_tree
 from .groundtruth import GroundTruth, TruthStep, environment_fingerprint
 from .kernel import KERNEL_NAME, kernels_dir, scrubbed_environment
+from .kernel_env import kernel_python
 from .records import Attempt, Execution, RunConfig, SessionRecord, StepRecord
 from .sandbox import Sandbox
 from .session import SessionSettings, finish_record, task_ref
@@ -91,6 +92,12 @@ class _Worker:
             if self.settings.sandbox is not None else None
         if (box is None or not box.own_uid) and limits.processes:
             limits = dataclasses.replace(limits, processes=None)
+        # the worker runs as the session's uid, which may not read cibench's own folder (a clone
+        # in a 0700 directory): its script and startup code are copied into its folder, and it
+        # runs in the kernels' Python, which every uid can run (kernel_env)
+        worker, startup = self.top / WORKER.name, self.top / "startup.py"
+        shutil.copyfile(WORKER, worker)
+        shutil.copyfile(kernels_dir() / KERNEL_NAME / "startup.py", startup)
         env = scrubbed_environment()
         prefix = list(self.settings.cmd_prefix)
         if box is not None:
@@ -100,8 +107,7 @@ class _Worker:
         else:
             prefix += limits.prlimit_prefix()
         self.sandbox = box
-        startup = kernels_dir() / KERNEL_NAME / "startup.py"
-        cmd = [*prefix, sys.executable, "-u", str(WORKER), str(startup)]
+        cmd = [*prefix, kernel_python(), "-u", str(worker), str(startup)]
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL, cwd=str(self.work), env=env, limit=1 << 26)
